@@ -1,0 +1,139 @@
+/**
+ * The one storage contract of presenced. The presence core keeps hot state in memory and uses a store
+ * only as the durable copy: it loads everything at start-up and writes every acknowledged change.
+ *
+ * Durability rule (docs/storage.md): when the promise returned by `write` resolves, the mutations are
+ * committed and survive `kill -9`. Adapters batch the writes of many callers into one commit (group commit),
+ * so callers should issue a write per request and await it before sending their 2xx.
+ *
+ * Records are plain JSON-able data split by concern (publication; subscription dialog state, subscription
+ * state and delivery flow; watcher authorisation), unlike Kamailio's subs_t which mixes all three.
+ */
+
+/** One publication of one device (the presentity table; RFC 3903 entity). */
+export interface PublicationRecord {
+  /** Presentity AOR, normalised by the core (e.g. "sip:alice@example.com"). */
+  readonly presentity: string;
+  /** Event package name including parameters that select the package ("presence", "dialog;sla"). */
+  readonly event: string;
+  /** Current entity tag (RFC 3903 SIP-ETag). */
+  readonly etag: string;
+  /** Unix epoch milliseconds when the publication expires. */
+  readonly expiresAt: number;
+  /** Unix epoch milliseconds when it was last received (initial, modify or refresh). */
+  readonly receivedAt: number;
+  readonly contentType: string;
+  readonly body: string;
+  /** The publisher (From URI, or Sender for dialog;sla), so a publisher is not notified of its own change. */
+  readonly sender: string | undefined;
+}
+
+/** RFC 3261 section 12 dialog state of a subscription, as the notifier (UAS of SUBSCRIBE) sees it. */
+export interface DialogRecord {
+  readonly callId: string;
+  /** Our tag (the To-tag we put in the 2xx to SUBSCRIBE). */
+  readonly localTag: string;
+  /** The subscriber's From-tag. */
+  readonly remoteTag: string;
+  /** Our URI (the SUBSCRIBE's To URI) and the subscriber's URI (its From URI), as name-addr text. */
+  readonly localUri: string;
+  readonly remoteUri: string;
+  /** The subscriber's Contact URI: Request-URI of our NOTIFYs. */
+  readonly remoteTarget: string;
+  /** Route set from Record-Route, in the order our NOTIFYs must carry it. */
+  readonly routeSet: readonly string[];
+  /** Last CSeq we used for a NOTIFY in this dialog. */
+  readonly localSeq: number;
+  /** Highest CSeq seen from the subscriber. */
+  readonly remoteSeq: number;
+  readonly secure: boolean;
+}
+
+/** Where NOTIFYs for this subscription are delivered: the flow the last SUBSCRIBE arrived on. */
+export interface FlowRecord {
+  readonly protocol: 'udp' | 'tcp';
+  readonly address: string;
+  readonly port: number;
+  /** TCP connection identifier while it lasts; after a restart it is gone and a new connection is opened. */
+  readonly flowId: string | undefined;
+  readonly localAddress: string;
+  readonly localPort: number;
+}
+
+export type SubscriptionStatus = 'pending' | 'active' | 'terminated';
+
+/** One subscription (the active_watchers table). */
+export interface SubscriptionRecord {
+  /** Stable key: the dialog id (Call-ID, local tag, remote tag) plus Event id, encoded by the core. */
+  readonly id: string;
+  readonly presentity: string;
+  readonly event: string;
+  /** Event header `id` parameter (RFC 6665 section 8.2.1), echoed in every NOTIFY. */
+  readonly eventId: string | undefined;
+  /** Watcher AOR (From URI, or the authenticated identity). */
+  readonly watcher: string;
+  readonly status: SubscriptionStatus;
+  readonly reason: string | undefined;
+  /** Unix epoch milliseconds. */
+  readonly expiresAt: number;
+  readonly createdAt: number;
+  /** Per-subscription body version for packages that count (watcherinfo, dialog-info). */
+  readonly version: number;
+  /** Media types the subscriber accepts (Accept header), in its order. */
+  readonly accept: readonly string[];
+  readonly dialog: DialogRecord;
+  readonly flow: FlowRecord;
+}
+
+export type WatcherAuthStatus = 'pending' | 'active' | 'terminated' | 'waiting';
+
+/** Authorisation state of one watcher for one presentity and package (the watchers table). */
+export interface WatcherRecord {
+  readonly presentity: string;
+  readonly watcher: string;
+  readonly event: string;
+  readonly status: WatcherAuthStatus;
+  /** RFC 3857 event that led to the status (subscribe, approved, rejected, timeout, giveup ...). */
+  readonly reason: string | undefined;
+  readonly displayName: string | undefined;
+  readonly insertedAt: number;
+}
+
+export type StoreMutation =
+  | { readonly kind: 'put-publication'; readonly record: PublicationRecord }
+  | { readonly kind: 'delete-publication'; readonly presentity: string; readonly event: string; readonly etag: string }
+  /** put-publication under a new etag replaces the row of the old one atomically (RFC 3903 refresh/modify). */
+  | { readonly kind: 'replace-publication'; readonly oldEtag: string; readonly record: PublicationRecord }
+  | { readonly kind: 'put-subscription'; readonly record: SubscriptionRecord }
+  | { readonly kind: 'delete-subscription'; readonly id: string }
+  /** Advances the stored NOTIFY CSeq of a subscription without rewriting the whole record. */
+  | { readonly kind: 'set-notify-cseq'; readonly id: string; readonly localSeq: number }
+  | { readonly kind: 'put-watcher'; readonly record: WatcherRecord }
+  | { readonly kind: 'delete-watcher'; readonly presentity: string; readonly watcher: string; readonly event: string };
+
+export interface StoreSnapshot {
+  readonly publications: PublicationRecord[];
+  readonly subscriptions: SubscriptionRecord[];
+  readonly watchers: WatcherRecord[];
+}
+
+export interface PresenceStore {
+  /** Reads the whole durable state (at start-up). */
+  load(): Promise<StoreSnapshot>;
+  /**
+   * Applies the mutations in order, atomically, and resolves once they are committed (durable).
+   * Rejects with a StoreError if the commit fails; nothing of the batch is then applied.
+   */
+  write(mutations: readonly StoreMutation[]): Promise<void>;
+  /** Flushes pending writes and releases the database. Further calls reject. */
+  close(): Promise<void>;
+  /** Figures for metrics: commits done, mutations written, last commit duration in ms. */
+  stats(): StoreStats;
+}
+
+export interface StoreStats {
+  readonly commits: number;
+  readonly mutations: number;
+  readonly lastCommitMs: number;
+  readonly pendingMutations: number;
+}
