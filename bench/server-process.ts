@@ -1,0 +1,161 @@
+/**
+ * A presenced started as a separate process for benchmarks, with the figures read from /proc:
+ * CPU time (utime + stime) and resident memory.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: the nearest directory above this file holding package.json (works from src and dist). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 10; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('package.json not found above bench/');
+}
+
+/** How to launch the CLI: the compiled entry when running compiled, else the TypeScript source through tsx. */
+export function cliCommand(): { cmd: string; args: string[] } {
+  const root = repoRoot();
+  const compiled = fileURLToPath(import.meta.url).includes(`${join(root, 'dist')}`);
+  const dist = join(root, 'dist', 'src', 'cli', 'main.js');
+  if (compiled || !existsSync(join(root, 'node_modules', 'tsx'))) return { cmd: process.execPath, args: [dist] };
+  return { cmd: process.execPath, args: ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts')] };
+}
+
+const CLK_TCK = ((): number => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout?.trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+/** A port free for both UDP and TCP on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.on('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const ok = await new Promise<boolean>((resolve) => {
+      const u = dgram.createSocket('udp4');
+      u.on('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error('no free port');
+}
+
+/** Sends OPTIONS over UDP until a 200 comes back; resolves false after timeoutMs. */
+export async function probeOptions(port: number, timeoutMs: number): Promise<boolean> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  const local = sock.address().port;
+  try {
+    return await new Promise<boolean>((resolve) => {
+      const deadline = setTimeout(() => {
+        clearInterval(timer);
+        resolve(false);
+      }, timeoutMs);
+      sock.on('message', (m) => {
+        if (/^SIP\/2\.0 200 /.test(m.toString('latin1'))) {
+          clearTimeout(deadline);
+          clearInterval(timer);
+          resolve(true);
+        }
+      });
+      let n = 0;
+      const send = (): void => {
+        n++;
+        const msg =
+          `OPTIONS sip:ping@127.0.0.1:${port} SIP/2.0\r\n` +
+          `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bKprobe${n}x${Date.now()};rport\r\n` +
+          `From: <sip:bench@127.0.0.1>;tag=probe${n}\r\nTo: <sip:ping@127.0.0.1>\r\n` +
+          `Call-ID: probe${n}.${Date.now()}@bench\r\nCSeq: ${n} OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+        sock.send(msg, port, '127.0.0.1');
+      };
+      const timer = setInterval(send, 200);
+      send();
+    });
+  } finally {
+    sock.close();
+  }
+}
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly port: number;
+  /** utime + stime of the server in microseconds. */
+  cpuMicros(): number;
+  /** Resident set size in bytes. */
+  rssBytes(): number;
+  stop(): Promise<void>;
+  /** Last lines the server wrote (for error reports). */
+  output(): string;
+}
+
+export async function startServerProcess(opts: { port: number; db: string; extraArgs?: string[] }): Promise<ServerProcess> {
+  const { cmd, args } = cliCommand();
+  const child = spawn(
+    cmd,
+    [
+      ...args,
+      '--listen', `udp:127.0.0.1:${opts.port}`,
+      '--listen', `tcp:127.0.0.1:${opts.port}`,
+      '--db', `sqlite:${opts.db}`,
+      '--http', 'off',
+      '--log-level', 'warn',
+      ...(opts.extraArgs ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot() },
+  );
+  let out = '';
+  const keep = (d: Buffer): void => {
+    out = (out + d.toString()).slice(-8000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not spawn presenced');
+  const ready = await Promise.race([probeOptions(opts.port, 20000), exited.then(() => false)]);
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error(`presenced did not answer OPTIONS on 127.0.0.1:${opts.port}:\n${out}`);
+  }
+  return {
+    child,
+    pid,
+    port: opts.port,
+    cpuMicros(): number {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      return (ticks * 1e6) / CLK_TCK;
+    },
+    rssBytes(): number {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+      return m ? Number(m[1]) * 1024 : 0;
+    },
+    async stop(): Promise<void> {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+      await exited;
+      clearTimeout(t);
+    },
+    output: () => out,
+  };
+}
