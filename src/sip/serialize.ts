@@ -1,0 +1,39 @@
+/** serializeMessage: a message to wire bytes (RFC 3261 §7), always with a correct Content-Length (§20.14). */
+import type { SipMessage } from './message.js';
+
+function oneLine(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) < 32) return s.replace(/[\x00-\x1f]+/g, ' ');
+  }
+  return s;
+}
+
+/**
+ * Writes the start line, the header lines in order (long names), and a Content-Length computed from the
+ * body bytes: any Content-Length already present is replaced in place, otherwise one is appended.
+ * Content-Length is written even for an empty body, since stream transports require it (§18.3).
+ */
+export function serializeMessage(msg: SipMessage): Buffer {
+  const body = msg.body;
+  const cl = 'Content-Length: ' + body.length + '\r\n';
+  let head =
+    msg.kind === 'request'
+      ? oneLine(msg.method) + ' ' + oneLine(msg.uri) + ' SIP/2.0\r\n'
+      : 'SIP/2.0 ' + msg.status + ' ' + oneLine(msg.reason) + '\r\n';
+  let wroteCl = false;
+  for (const [name, value] of msg.headers) {
+    if (name === 'Content-Length') {
+      if (!wroteCl) head += cl;
+      wroteCl = true;
+      continue;
+    }
+    head += name + ': ' + value + '\r\n';
+  }
+  if (!wroteCl) head += cl;
+  head += '\r\n';
+  const hl = Buffer.byteLength(head, 'utf8');
+  const out = Buffer.allocUnsafe(hl + body.length);
+  out.write(head, 0, 'utf8');
+  body.copy(out, hl);
+  return out;
+}
