@@ -1,0 +1,131 @@
+/**
+ * The transaction user of presenced: one handler per SIP method, and the answers RFC 3261 requires for
+ * methods we do not serve. Request validation (mandatory headers, Max-Forwards, retransmissions, ACK,
+ * CANCEL without a transaction) happens below, in the transaction layer; presence logic happens above,
+ * in the core. This file only dispatches.
+ */
+import { createResponse, type SipResponse } from '../sip/index.js';
+import { newTag, type ServerTransaction, type TransactionUser } from '../transaction/index.js';
+import type { Logger } from '../observability/index.js';
+
+/** Handles one new request; answers through tx.respond. May be async: a rejection is answered 500. */
+export type MethodHandler = (tx: ServerTransaction) => void | Promise<void>;
+
+export interface MethodRouterOptions {
+  /** Handlers by upper-case method name (PUBLISH, SUBSCRIBE, later REGISTER ...). */
+  handlers: ReadonlyMap<string, MethodHandler>;
+  /** Event packages served, for Allow-Events (RFC 6665 §8.2.2). Read per request: packages may be added. */
+  allowEvents: () => readonly string[];
+  /** Body media types accepted, for Accept (RFC 3261 §20.1). */
+  acceptedTypes: () => readonly string[];
+  /** Option tags we support (RFC 3261 §20.37). */
+  supported: readonly string[];
+  logger: Logger;
+}
+
+/**
+ * Methods of RFC 3261 and its extensions that a presence server recognises but does not serve: they get
+ * 405 with Allow (§8.2.1). Anything else is unknown to us and gets 501 (§21.5.2).
+ */
+const KNOWN_UNSUPPORTED = new Set(['INVITE', 'REGISTER', 'BYE', 'INFO', 'MESSAGE', 'REFER', 'UPDATE', 'PRACK']);
+
+/** RFC 3261 §20.5: every method understood, ACK and CANCEL included, is listed in Allow. */
+const BUILT_IN_ALLOWED = ['OPTIONS', 'NOTIFY', 'ACK', 'CANCEL'];
+
+export class MethodRouter implements TransactionUser {
+  readonly #handlers: ReadonlyMap<string, MethodHandler>;
+  readonly #allowEvents: () => readonly string[];
+  readonly #acceptedTypes: () => readonly string[];
+  readonly #supported: readonly string[];
+  readonly #log: Logger;
+  readonly #allow: string;
+
+  constructor(options: MethodRouterOptions) {
+    this.#handlers = options.handlers;
+    this.#allowEvents = options.allowEvents;
+    this.#acceptedTypes = options.acceptedTypes;
+    this.#supported = options.supported;
+    this.#log = options.logger;
+    const methods = ['OPTIONS', ...[...options.handlers.keys()].filter((m) => m !== 'OPTIONS')];
+    for (const m of BUILT_IN_ALLOWED) if (!methods.includes(m)) methods.push(m);
+    this.#allow = methods.join(', ');
+  }
+
+  /** The Allow header value: methods we answer as a UAS. */
+  get allow(): string {
+    return this.#allow;
+  }
+
+  onRequest(tx: ServerTransaction): void {
+    const method = tx.request.method;
+    const handler = this.#handlers.get(method);
+    if (handler !== undefined) {
+      this.#run(handler, tx);
+      return;
+    }
+    switch (method) {
+      case 'OPTIONS':
+        this.#options(tx);
+        return;
+      case 'NOTIFY':
+        // We hold no subscriptions as a subscriber, so no NOTIFY can match a dialog of ours (RFC 6665 §4.1.3,
+        // RFC 3261 §12.2.2).
+        this.#reply(tx, 481, { reason: 'Subscription Does Not Exist' });
+        return;
+      case 'ACK':
+        // An ACK reaching the TU belongs to no INVITE of ours; it never gets a response (RFC 3261 §17.2.3).
+        return;
+      case 'CANCEL':
+        // The transaction layer matches CANCEL; one reaching us matched nothing (RFC 3261 §9.2).
+        this.#reply(tx, 481);
+        return;
+      default:
+        if (KNOWN_UNSUPPORTED.has(method)) {
+          this.#reply(tx, 405, { headers: [['Allow', this.#allow]] });
+        } else {
+          this.#reply(tx, 501, { headers: [['Allow', this.#allow]] });
+        }
+    }
+  }
+
+  #run(handler: MethodHandler, tx: ServerTransaction): void {
+    const fail = (err: unknown): void => {
+      this.#log.error({ err, method: tx.request.method, callId: tx.core.callId }, 'request handler failed');
+      // A final response already sent makes this a no-op (ServerTransaction.respond contract).
+      this.#reply(tx, 500, { headers: [['Retry-After', '1']] });
+    };
+    try {
+      const result = handler(tx);
+      if (result !== undefined) result.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  /** RFC 3261 §11.2: capabilities in Allow, Accept, Accept-Encoding, Accept-Language, Supported; RFC 6665 §4.4.4: Allow-Events. */
+  #options(tx: ServerTransaction): void {
+    const headers: Array<[string, string]> = [
+      ['Allow', this.#allow],
+      ['Allow-Events', this.#allowEvents().join(', ')],
+      ['Accept', this.#acceptedTypes().join(', ')],
+      // No content coding is implemented; identity is always acceptable (RFC 3261 §20.2).
+      ['Accept-Encoding', 'identity'],
+      ['Accept-Language', 'en'],
+    ];
+    if (this.#supported.length > 0) headers.push(['Supported', this.#supported.join(', ')]);
+    else headers.push(['Supported', '']);
+    this.#reply(tx, 200, { headers });
+  }
+
+  #reply(tx: ServerTransaction, status: number, opts: { reason?: string; headers?: Array<[string, string]> } = {}): void {
+    // The Server header is added by the transaction layer to every response that lacks one (RFC 3261 §20.35).
+    const headers: Array<[string, string]> = opts.headers ?? [];
+    const response: SipResponse = createResponse(tx.request, tx.core, status, {
+      // RFC 3261 §8.2.6.2: a UAS adds a To-tag to every response but 100 when the request had none.
+      toTag: newTag(),
+      headers,
+      ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+    });
+    tx.respond(response);
+  }
+}
