@@ -57,6 +57,49 @@ for (const [c, key] of Object.entries(COMPACT)) {
   KEY_OF.set(c.toUpperCase(), key);
 }
 
+/** A known header name: the text to match (lower-case long or compact form), its key and display name. */
+interface KnownName {
+  readonly match: string;
+  readonly key: string;
+  readonly name: string;
+  readonly next: KnownName | undefined;
+}
+
+const SLOTS = 1024;
+const TABLE: Array<KnownName | undefined> = new Array<KnownName | undefined>(SLOTS).fill(undefined);
+
+/** Case-insensitive hash of s[from, to); the parser computes the same while it validates a name. */
+export function nameHash(s: string, from: number, to: number): number {
+  let h = 0;
+  for (let i = from; i < to; i++) h = (Math.imul(h, 31) + (s.charCodeAt(i) | 0x20)) | 0;
+  return h & (SLOTS - 1);
+}
+
+function addKnown(match: string, key: string): void {
+  const slot = nameHash(match, 0, match.length);
+  TABLE[slot] = { match, key, name: NAME_OF.get(key) ?? key, next: TABLE[slot] };
+}
+for (const key of NAME_OF.keys()) addKnown(key, key);
+for (const [c, key] of Object.entries(COMPACT)) addKnown(c, key);
+
+/**
+ * Looks up the header name s[from, to) whose nameHash is `hash` without slicing it out of the header
+ * block: the parser's hot path. Undefined for names we do not know.
+ */
+export function knownName(s: string, from: number, to: number, hash: number): { key: string; name: string } | undefined {
+  const len = to - from;
+  for (let e = TABLE[hash]; e !== undefined; e = e.next) {
+    const m = e.match;
+    if (m.length !== len) continue;
+    let i = 0;
+    // | 0x20 folds ASCII letters; "-" (0x2d) is unchanged and token characters never alias a letter here
+    // because the match strings contain only letters, digits and "-".
+    while (i < len && (s.charCodeAt(from + i) | 0x20) === m.charCodeAt(i)) i++;
+    if (i === len) return e;
+  }
+  return undefined;
+}
+
 /** Lower-case canonical key for any spelling of a header name. */
 export function headerKey(name: string): string {
   const k = KEY_OF.get(name);
@@ -114,6 +157,9 @@ export function splitList(value: string): string[] {
 }
 
 let versionOf: (h: SipHeaders) => number;
+let memoOf: (h: SipHeaders) => unknown;
+let setMemoOf: (h: SipHeaders, v: unknown) => void;
+let singleOf: (h: SipHeaders, key: string) => string | number;
 
 /**
  * Ordered header fields. Each entry is one header line as received (or added); list headers are split into
@@ -124,9 +170,25 @@ export class SipHeaders implements Iterable<[string, string]> {
   #keys: string[];
   #values: string[];
   #version = 0;
+  /** One slot for validate.ts's cached result (a WeakMap per message costs far more under GC). */
+  #memo: unknown = undefined;
 
   static {
     versionOf = (h) => h.#version;
+    memoOf = (h) => h.#memo;
+    setMemoOf = (h, v) => {
+      h.#memo = v;
+    };
+    singleOf = (h, key) => {
+      const keys = h.#keys;
+      let found = -1;
+      for (let i = 0; i < keys.length; i++) {
+        if (keys[i] !== key) continue;
+        if (found >= 0) return 2;
+        found = i;
+      }
+      return found < 0 ? 0 : h.#values[found];
+    };
   }
 
   constructor(init?: Iterable<readonly [string, string]>) {
@@ -260,6 +322,23 @@ export class SipHeaders implements Iterable<[string, string]> {
   forEachLine(fn: (name: string, value: string, key: string) => void): void {
     for (let i = 0; i < this.#keys.length; i++) fn(this.#names[i], this.#values[i], this.#keys[i]);
   }
+}
+
+/**
+ * The value of a header that must appear on exactly one line, else the number of lines (0 or 2 for
+ * "more than one"). `key` is the lower-case canonical key. Module-internal.
+ */
+export function singleLine(h: SipHeaders, key: string): string | number {
+  return singleOf(h, key);
+}
+
+/** The validation memo slot (module-internal, not part of the public API). */
+export function headersMemo(h: SipHeaders): unknown {
+  return memoOf(h);
+}
+
+export function setHeadersMemo(h: SipHeaders, v: unknown): void {
+  setMemoOf(h, v);
 }
 
 /** Mutation counter, so that cached parse results can notice a header change. Not part of the public API. */

@@ -5,7 +5,7 @@
  */
 import { CLASS, TOKEN, parseBoundedInt } from './chars.js';
 import { SipParseError } from './errors.js';
-import { SipHeaders, headerKey, nameForKey } from './headers.js';
+import { SipHeaders, knownName } from './headers.js';
 import type { SipMessage, SipRequest, SipResponse } from './message.js';
 
 /** More header lines than this is an attack, not a message (a legitimate one has a few dozen). */
@@ -74,6 +74,7 @@ const NO_BODY = Buffer.alloc(0);
  * The body is a view into `data` (no copy).
  */
 export function parseMessage(data: Buffer, opts?: ParseOptions): SipMessage | SipParseError {
+  if (!Buffer.isBuffer(data)) return new SipParseError('SIP_ERR_EMPTY', 'Empty message', { offset: 0 });
   const total = data.length;
   let start = 0;
   // RFC 3261 §7.5: CRLFs before the start-line are ignored (keep-alives on streams).
@@ -81,22 +82,20 @@ export function parseMessage(data: Buffer, opts?: ParseOptions): SipMessage | Si
   if (start >= total) return new SipParseError('SIP_ERR_EMPTY', 'Empty message', { offset: 0 });
 
   // End of the header block: the first empty line. CRLF is the rule; a bare LF is tolerated.
-  const e1 = data.indexOf(LF_CRLF, start);
-  let bodyStart: number;
   let headEnd: number;
-  const e2 = data.indexOf(LF_LF, start);
-  if (e2 >= 0 && (e1 < 0 || e2 < e1)) {
-    headEnd = e2 + 1;
-    bodyStart = e2 + 2;
-  } else if (e1 >= 0) {
+  let bodyStart: number;
+  const e1 = data.indexOf(LF_CRLF, start);
+  if (e1 >= 0) {
     headEnd = e1 + 1;
     bodyStart = e1 + 3;
   } else {
-    return headerError('Missing empty line after headers', total);
+    const e2 = data.indexOf(LF_LF, start);
+    if (e2 < 0) return headerError('Missing empty line after headers', total);
+    headEnd = e2 + 1;
+    bodyStart = e2 + 2;
   }
-
   const text = data.toString('utf8', start, headEnd);
-  const tlen = text.length;
+  let tlen = text.length;
   // A CR that does not end a line would survive into a value and could split it on re-serialisation.
   for (let cr = text.indexOf('\r'); cr >= 0; cr = text.indexOf('\r', cr + 2)) {
     if (text.charCodeAt(cr + 1) !== 10) return headerError('Bare CR in header block', start + cr);
@@ -157,6 +156,12 @@ export function parseMessage(data: Buffer, opts?: ParseOptions): SipMessage | Si
     let nl = text.indexOf('\n', pos);
     if (nl < 0) nl = tlen;
     const lineEnd = nl > pos && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+    if (lineEnd === pos) {
+      // An empty line ended by a bare LF came before the first CRLF CRLF: the headers end here.
+      bodyStart = start + Buffer.byteLength(text.slice(0, nl + 1), 'utf8');
+      tlen = pos;
+      break;
+    }
     const c0 = text.charCodeAt(pos);
     if (c0 === 32 || c0 === 9) {
       // Folded continuation (LWS = [*WSP CRLF] 1*WSP): joins the previous value with one SP.
@@ -172,16 +177,29 @@ export function parseMessage(data: Buffer, opts?: ParseOptions): SipMessage | Si
     // HCOLON = *( SP / HTAB ) ":" SWS
     let ne = colon;
     while (ne > pos && (text.charCodeAt(ne - 1) === 32 || text.charCodeAt(ne - 1) === 9)) ne--;
-    if (!isTokenRange(text, pos, ne)) return headerError('Bad header name', start + pos);
+    if (ne === pos) return headerError('Bad header name', start + pos);
+    // Validate the name as a token and hash it in the same pass (headers.ts knownName()).
+    let hash = 0;
+    for (let i = pos; i < ne; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 128 || (CLASS[c] & TOKEN) === 0) return headerError('Bad header name', start + pos);
+      hash = (Math.imul(hash, 31) + (c | 0x20)) | 0;
+    }
     if (keys.length >= MAX_HEADER_LINES) {
       return new SipParseError('SIP_ERR_TOO_LARGE', 'Too many header fields', { offset: start + pos, status: 513 });
     }
-    const rawName = text.slice(pos, ne);
-    const key = headerKey(rawName);
-    const value = text.slice(colon + 1, lineEnd).trim();
-    names.push(nameForKey(key) ?? rawName);
+    let key: string;
+    const known = knownName(text, pos, ne, hash & 1023);
+    if (known !== undefined) {
+      key = known.key;
+      names.push(known.name);
+    } else {
+      const rawName = text.slice(pos, ne);
+      key = rawName.toLowerCase();
+      names.push(rawName);
+    }
     keys.push(key);
-    values.push(value);
+    values.push(text.slice(colon + 1, lineEnd).trim());
     if (key === 'content-length') clCount++;
     pos = nl + 1;
   }

@@ -5,7 +5,7 @@
  */
 import { isToken } from './chars.js';
 import { SipParseError } from './errors.js';
-import { headersVersion, type SipHeaders } from './headers.js';
+import { headersMemo, headersVersion, setHeadersMemo, singleLine, type SipHeaders } from './headers.js';
 import { parseCSeq } from './headers/cseq.js';
 import { parseVia } from './headers/via.js';
 import type { SipRequest, SipResponse } from './message.js';
@@ -28,16 +28,16 @@ export interface RequestCore extends ResponseCore {
   requestUri: SipUri;
 }
 
-interface CacheEntry<T> {
-  version: number;
-  headers: SipHeaders;
-  method: string;
-  uri: string;
-  result: T | SipParseError;
+/** Cached result, kept in the headers object: valid while version, kind, method and URI are unchanged. */
+class Memo {
+  constructor(
+    readonly version: number,
+    readonly kind: 'request' | 'response',
+    readonly method: string,
+    readonly uri: string,
+    readonly result: RequestCore | ResponseCore | SipParseError,
+  ) {}
 }
-
-const requestCache = new WeakMap<SipRequest, CacheEntry<RequestCore>>();
-const responseCache = new WeakMap<SipResponse, CacheEntry<ResponseCore>>();
 
 function missing(name: string): SipParseError {
   return new SipParseError('SIP_ERR_MISSING_HEADER', `Missing header: ${name}`, { header: name });
@@ -49,12 +49,11 @@ function duplicate(name: string): SipParseError {
 }
 
 /** The one value of a single-valued header, or an error when it is absent or repeated. */
-function single(headers: SipHeaders, name: string): string | SipParseError {
-  const n = headers.countLines(name);
-  if (n === 0) return missing(name);
-  if (n > 1) return duplicate(name);
-  const v = headers.get(name);
-  if (v === undefined || v.length === 0) return new SipParseError('SIP_ERR_BAD_HEADER', `Bad header ${name}: empty`, { header: name });
+function single(headers: SipHeaders, name: string, key: string): string | SipParseError {
+  const v = singleLine(headers, key);
+  if (v === 0) return missing(name);
+  if (typeof v === 'number') return duplicate(name);
+  if (v.length === 0) return new SipParseError('SIP_ERR_BAD_HEADER', `Bad header ${name}: empty`, { header: name });
   return v;
 }
 
@@ -76,18 +75,18 @@ function validateCommon(headers: SipHeaders): ResponseCore | SipParseError {
     if (v instanceof SipParseError) return v;
     via[i] = v;
   }
-  const fromText = single(headers, 'From');
+  const fromText = single(headers, 'From', 'from');
   if (fromText instanceof SipParseError) return fromText;
   const from = parseNameAddr(fromText);
   if (from instanceof SipParseError) return from.inHeader('From');
-  const toText = single(headers, 'To');
+  const toText = single(headers, 'To', 'to');
   if (toText instanceof SipParseError) return toText;
   const to = parseNameAddr(toText);
   if (to instanceof SipParseError) return to.inHeader('To');
-  const callId = single(headers, 'Call-ID');
+  const callId = single(headers, 'Call-ID', 'call-id');
   if (callId instanceof SipParseError) return callId;
   if (!isCallId(callId)) return new SipParseError('SIP_ERR_BAD_HEADER', 'Bad header Call-ID: invalid characters', { header: 'Call-ID' });
-  const cseqText = single(headers, 'CSeq');
+  const cseqText = single(headers, 'CSeq', 'cseq');
   if (cseqText instanceof SipParseError) return cseqText;
   const cseq = parseCSeq(cseqText);
   if (cseq instanceof SipParseError) return cseq;
@@ -107,11 +106,11 @@ function computeRequest(req: SipRequest): RequestCore | SipParseError {
     );
   }
   let maxForwards: number | undefined;
-  const mfLines = req.headers.countLines('Max-Forwards');
-  if (mfLines > 1) return duplicate('Max-Forwards');
-  if (mfLines === 1) {
+  const mf = singleLine(req.headers, 'max-forwards');
+  if (mf === 2) return duplicate('Max-Forwards');
+  if (typeof mf === 'string') {
     // Max-Forwards = 1*DIGIT; values above 255 are refused (RFC 4475 §3.1.2.4 scalar02).
-    const n = parseBoundedInt(req.headers.get('Max-Forwards') ?? '', 255);
+    const n = parseBoundedInt(mf, 255);
     if (n < 0) return new SipParseError('SIP_ERR_BAD_HEADER', 'Bad header Max-Forwards: not an integer 0-255', { header: 'Max-Forwards' });
     maxForwards = n;
   }
@@ -120,7 +119,7 @@ function computeRequest(req: SipRequest): RequestCore | SipParseError {
   if (requestUri instanceof SipParseError) return requestUri;
   // §19.1.1 table: URI headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11 escruri).
   if (requestUri.headers.size > 0) return new SipParseError('SIP_ERR_URI', 'Bad Request-URI: headers not allowed');
-  return { ...common, maxForwards, requestUri };
+  return { via: common.via, from: common.from, to: common.to, callId: common.callId, cseq: common.cseq, maxForwards, requestUri };
 }
 
 /**
@@ -129,21 +128,21 @@ function computeRequest(req: SipRequest): RequestCore | SipParseError {
  */
 export function validateRequest(req: SipRequest): RequestCore | SipParseError {
   const version = headersVersion(req.headers);
-  const hit = requestCache.get(req);
-  if (hit !== undefined && hit.version === version && hit.headers === req.headers && hit.method === req.method && hit.uri === req.uri) {
-    return hit.result;
+  const hit = headersMemo(req.headers);
+  if (hit instanceof Memo && hit.version === version && hit.kind === 'request' && hit.method === req.method && hit.uri === req.uri) {
+    return hit.result as RequestCore | SipParseError;
   }
   const result = computeRequest(req);
-  requestCache.set(req, { version, headers: req.headers, method: req.method, uri: req.uri, result });
+  setHeadersMemo(req.headers, new Memo(version, 'request', req.method, req.uri, result));
   return result;
 }
 
 /** Checks the mandatory headers of a response (Via, From, To, Call-ID, CSeq). Cached like validateRequest. */
 export function validateResponse(res: SipResponse): ResponseCore | SipParseError {
   const version = headersVersion(res.headers);
-  const hit = responseCache.get(res);
-  if (hit !== undefined && hit.version === version && hit.headers === res.headers) return hit.result;
+  const hit = headersMemo(res.headers);
+  if (hit instanceof Memo && hit.version === version && hit.kind === 'response') return hit.result as ResponseCore | SipParseError;
   const result = validateCommon(res.headers);
-  responseCache.set(res, { version, headers: res.headers, method: '', uri: '', result });
+  setHeadersMemo(res.headers, new Memo(version, 'response', '', '', result));
   return result;
 }

@@ -30,6 +30,20 @@ function isAddress(v: string): boolean {
   return true;
 }
 
+const TRANSPORTS = ['UDP', 'TCP', 'TLS', 'SCTP', 'WS', 'WSS'];
+
+/** The upper-cased transport token, without allocating for the usual ones. */
+function transportName(s: string, from: number, to: number): string {
+  outer: for (const t of TRANSPORTS) {
+    if (t.length !== to - from) continue;
+    for (let k = 0; k < t.length; k++) {
+      if ((s.charCodeAt(from + k) & 0xdf) !== t.charCodeAt(k)) continue outer;
+    }
+    return t;
+  }
+  return s.slice(from, to).toUpperCase();
+}
+
 /**
  * Parses one via-parm: `SIP / 2.0 / UDP host[:port];params`, with LWS allowed around "/" and ":"
  * (SLASH and COLON of §25.1, RFC 4475 §3.1.1.1 wsinv). The transport is upper-cased; any token is
@@ -50,7 +64,7 @@ export function parseVia(text: string): Via | SipParseError {
   i = skipWs(text, i + 1);
   j = scanToken(text, i);
   if (j === i) return err(text, 'missing transport');
-  const transport = text.slice(i, j).toUpperCase();
+  const transport = transportName(text, i, j);
   i = skipWs(text, j);
   if (i === j) return err(text, 'missing sent-by');
   // sent-by = host [ COLON port ]
@@ -70,8 +84,10 @@ export function parseVia(text: string): Via | SipParseError {
     const ps = skipWs(text, k + 1);
     let pe = ps;
     while (pe < len && (CLASS[text.charCodeAt(pe)] & DIGIT) !== 0) pe++;
-    const p = pe - ps > 0 && pe - ps <= 5 ? Number(text.slice(ps, pe)) : -1;
-    if (p < 0 || p > 65535) return err(text, 'bad port');
+    if (pe === ps || pe - ps > 5) return err(text, 'bad port');
+    let p = 0;
+    for (let d = ps; d < pe; d++) p = p * 10 + text.charCodeAt(d) - 48;
+    if (p > 65535) return err(text, 'bad port');
     port = p;
     i = pe;
   }
