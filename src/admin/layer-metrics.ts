@@ -1,0 +1,249 @@
+/**
+ * Which stats of which layer become which Prometheus metric. Each layer's `stats()` is read once per scrape;
+ * the tables below name the fields. A field a layer does not report is simply not exported.
+ */
+import type { AdminCore, CoreStatsView } from './core-port.js';
+import type { EventHub } from './event-hub.js';
+import { samplesOf, type PolledMetric, type PresencedMetrics, type Sample } from './metrics.js';
+import type { SseBroker } from './sse.js';
+import type { WebhookDispatcher } from './webhooks.js';
+
+/** Plain numbers or `{label: number}` records; what a layer's stats() returns, seen loosely. */
+export type StatsRecord = { readonly [key: string]: unknown };
+
+/** The lower layers' stats() functions (transport, transaction, store), passed by the composition root. */
+export interface StatsProviders {
+  readonly transport?: () => StatsRecord;
+  readonly transaction?: () => StatsRecord;
+  readonly store?: () => StatsRecord;
+}
+
+function num(s: StatsRecord, key: string): number | undefined {
+  const v = s[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function rec(s: StatsRecord, key: string, label: string): readonly Sample[] | undefined {
+  const v = s[key];
+  if (v instanceof Map) return samplesOf(v as Map<string, number>, label);
+  if (v !== null && typeof v === 'object') {
+    const out: Sample[] = [];
+    for (const [k, n] of Object.entries(v as Record<string, unknown>)) if (typeof n === 'number') out.push([{ [label]: k }, n]);
+    return out;
+  }
+  return undefined;
+}
+
+/** Nested `{outer: {inner: n}}` records, e.g. responses by method then code. */
+function rec2(s: StatsRecord, key: string, outer: string, inner: string): readonly Sample[] | undefined {
+  const v = s[key];
+  if (v === null || typeof v !== 'object') return undefined;
+  const out: Sample[] = [];
+  for (const [a, m] of Object.entries(v as Record<string, unknown>)) {
+    if (m === null || typeof m !== 'object') continue;
+    for (const [b, n] of Object.entries(m as Record<string, unknown>)) {
+      if (typeof n === 'number') out.push([{ [outer]: a, [inner]: b }, n]);
+    }
+  }
+  return out;
+}
+
+const counter = (name: string, help: string, key: string): PolledMetric<StatsRecord> => ({
+  name,
+  help,
+  type: 'counter',
+  read: (s) => num(s, key),
+});
+const gauge = (name: string, help: string, key: string): PolledMetric<StatsRecord> => ({
+  name,
+  help,
+  type: 'gauge',
+  read: (s) => num(s, key),
+});
+
+const TRANSPORT: PolledMetric<StatsRecord>[] = [
+  counter('presenced_udp_datagrams_received_total', 'UDP datagrams received.', 'udpDatagramsIn'),
+  counter('presenced_udp_datagrams_sent_total', 'UDP datagrams sent.', 'udpDatagramsOut'),
+  counter('presenced_udp_received_bytes_total', 'UDP bytes received.', 'udpBytesIn'),
+  counter('presenced_udp_sent_bytes_total', 'UDP bytes sent.', 'udpBytesOut'),
+  counter('presenced_tcp_received_bytes_total', 'TCP bytes received.', 'tcpBytesIn'),
+  counter('presenced_tcp_sent_bytes_total', 'TCP bytes sent.', 'tcpBytesOut'),
+  counter('presenced_tcp_messages_received_total', 'SIP messages received over TCP.', 'tcpMessagesIn'),
+  counter('presenced_tcp_messages_sent_total', 'SIP messages sent over TCP.', 'tcpMessagesOut'),
+  gauge('presenced_tcp_connections', 'TCP connections open.', 'tcpConnectionsOpen'),
+  counter('presenced_tcp_connections_accepted_total', 'TCP connections accepted.', 'tcpConnectionsAccepted'),
+  counter('presenced_tcp_connections_outbound_total', 'TCP connections opened by presenced.', 'tcpConnectionsOutbound'),
+  counter('presenced_tcp_connections_refused_total', 'TCP connections refused by the per-source or global limit.', 'tcpConnectionsRefused'),
+  counter('presenced_tcp_connect_failures_total', 'Outbound TCP connections that failed.', 'tcpConnectFailures'),
+  counter('presenced_tcp_idle_closed_total', 'TCP connections closed for idleness.', 'tcpIdleClosed'),
+  counter('presenced_tcp_overflow_closed_total', 'TCP connections closed because the peer did not read.', 'tcpOverflowClosed'),
+  counter('presenced_keepalives_received_total', 'CRLF keep-alives received (RFC 5626).', 'keepalivesIn'),
+  counter('presenced_keepalive_pings_answered_total', 'CRLFCRLF pings answered (RFC 5626 section 3.5.1).', 'pingsAnswered'),
+  counter('presenced_stun_answered_total', 'STUN binding requests answered (RFC 5626 section 3.5.2).', 'stunAnswered'),
+  counter('presenced_sip_parse_errors_total', 'Messages that could not be parsed.', 'parseErrors'),
+  counter('presenced_sip_framing_errors_total', 'TCP stream framing errors.', 'framingErrors'),
+  counter('presenced_sip_oversize_dropped_total', 'Messages dropped for exceeding maxMessageSize.', 'droppedOversize'),
+  counter('presenced_transport_send_errors_total', 'Sends that failed at the socket.', 'sendErrors'),
+];
+
+const TRANSACTION: PolledMetric<StatsRecord>[] = [
+  {
+    name: 'presenced_sip_requests_received_total',
+    help: 'New SIP requests received (retransmissions excluded), by method.',
+    type: 'counter',
+    labelNames: ['method'],
+    read: (s) => rec(s, 'requestsReceived', 'method'),
+  },
+  {
+    name: 'presenced_sip_responses_sent_total',
+    help: 'Final SIP responses sent (retransmissions excluded), by request method and status code.',
+    type: 'counter',
+    labelNames: ['method', 'code'],
+    read: (s) => rec2(s, 'responsesSent', 'method', 'code'),
+  },
+  {
+    name: 'presenced_sip_requests_sent_total',
+    help: 'SIP requests sent by presenced (NOTIFY ...), by method; retransmissions excluded.',
+    type: 'counter',
+    labelNames: ['method'],
+    read: (s) => rec(s, 'requestsSent', 'method'),
+  },
+  {
+    name: 'presenced_sip_responses_received_total',
+    help: 'Final responses received to requests presenced sent, by method and status code.',
+    type: 'counter',
+    labelNames: ['method', 'code'],
+    read: (s) => rec2(s, 'responsesReceived', 'method', 'code'),
+  },
+  {
+    name: 'presenced_sip_transactions',
+    help: 'Live transactions, by kind (server, client).',
+    type: 'gauge',
+    labelNames: ['kind'],
+    read: (s) => {
+      const out: Sample[] = [];
+      const server = num(s, 'serverTransactions');
+      const client = num(s, 'clientTransactions');
+      if (server !== undefined) out.push([{ kind: 'server' }, server]);
+      if (client !== undefined) out.push([{ kind: 'client' }, client]);
+      return out;
+    },
+  },
+  counter('presenced_sip_request_retransmissions_absorbed_total', 'Retransmitted requests absorbed by server transactions.', 'requestRetransmissionsAbsorbed'),
+  counter('presenced_sip_responses_retransmitted_total', 'Responses re-sent by server transactions.', 'responsesRetransmitted'),
+  counter('presenced_sip_requests_retransmitted_total', 'Requests (NOTIFYs) re-sent by client transactions (Timer E).', 'requestsRetransmitted'),
+  counter('presenced_sip_transaction_timeouts_total', 'Client transactions ended by Timer F (408).', 'timeouts'),
+  counter('presenced_sip_transaction_transport_errors_total', 'Client transactions ended by a transport error (503).', 'transportErrors'),
+  counter('presenced_sip_stateless_replies_total', 'Errors answered without a transaction (400, 413, 505, 503).', 'statelessReplies'),
+  counter('presenced_sip_malformed_dropped_total', 'Malformed messages dropped without an answer.', 'malformedDropped'),
+  counter('presenced_sip_stray_responses_total', 'Responses matching no transaction.', 'strayResponses'),
+  counter('presenced_sip_unanswered_total', 'Requests answered 500 by the guard timer because the core did not answer.', 'unanswered'),
+  counter('presenced_sip_overload_total', 'Requests refused because the transaction table was full.', 'overload'),
+];
+
+const STORE: PolledMetric<StatsRecord>[] = [
+  counter('presenced_store_commits_total', 'Store commits (each may carry the writes of many requests).', 'commits'),
+  counter('presenced_store_mutations_total', 'Mutations written to the store.', 'mutations'),
+  gauge('presenced_store_pending_mutations', 'Mutations waiting for the next commit.', 'pendingMutations'),
+  {
+    name: 'presenced_store_last_commit_seconds',
+    help: 'Duration of the last commit.',
+    type: 'gauge',
+    read: (s) => {
+      const ms = num(s, 'lastCommitMs');
+      return ms === undefined ? undefined : ms / 1000;
+    },
+  },
+];
+
+const CORE: PolledMetric<CoreStatsView>[] = [
+  {
+    name: 'presenced_presentities',
+    help: 'Presentities with live publications, by event package.',
+    type: 'gauge',
+    labelNames: ['event'],
+    read: (s) => (s.presentitiesByEvent === undefined ? undefined : samplesOf(s.presentitiesByEvent, 'event')),
+  },
+  {
+    name: 'presenced_publications',
+    help: 'Live publications, by event package.',
+    type: 'gauge',
+    labelNames: ['event'],
+    read: (s) => (s.publicationsByEvent === undefined ? undefined : samplesOf(s.publicationsByEvent, 'event')),
+  },
+  {
+    name: 'presenced_subscriptions',
+    help: 'Live subscriptions, by event package.',
+    type: 'gauge',
+    labelNames: ['event'],
+    read: (s) => (s.subscriptionsByEvent === undefined ? undefined : samplesOf(s.subscriptionsByEvent, 'event')),
+  },
+  {
+    name: 'presenced_subscriptions_by_status',
+    help: 'Live subscriptions, by status (active, pending).',
+    type: 'gauge',
+    labelNames: ['status'],
+    read: (s) => (s.subscriptionsByStatus === undefined ? undefined : samplesOf(s.subscriptionsByStatus, 'status')),
+  },
+  { name: 'presenced_notify_sent_total', help: 'NOTIFY requests sent (first transmissions).', type: 'counter', read: (s) => s.notifySent },
+  {
+    name: 'presenced_notify_failed_total',
+    help: 'NOTIFYs that failed (error response, timeout or transport error).',
+    type: 'counter',
+    read: (s) => s.notifyFailed,
+  },
+  { name: 'presenced_notify_queued', help: 'NOTIFYs waiting to be sent.', type: 'gauge', read: (s) => s.notifyQueued },
+  { name: 'presenced_publish_accepted_total', help: 'Publications accepted (SIP and API).', type: 'counter', read: (s) => s.publishesAccepted },
+  { name: 'presenced_publish_rejected_total', help: 'Publications rejected.', type: 'counter', read: (s) => s.publishesRejected },
+];
+
+export function registerLayerMetrics(
+  metrics: PresencedMetrics,
+  core: AdminCore,
+  providers: StatsProviders,
+  own: { sse: SseBroker; webhooks: WebhookDispatcher; hub: EventHub },
+): void {
+  if (providers.transport) metrics.addSource('transport', providers.transport, TRANSPORT);
+  if (providers.transaction) metrics.addSource('transaction', providers.transaction, TRANSACTION);
+  if (providers.store) metrics.addSource('store', providers.store, STORE);
+  metrics.addSource('core', () => core.stats(), CORE);
+  metrics.addSource('sse', () => own.sse.stats(), [
+    { name: 'presenced_sse_streams', help: 'Open event streams (GET /events).', type: 'gauge', read: (s) => s.open },
+    {
+      name: 'presenced_sse_slow_closed_total',
+      help: 'Event streams closed because the client did not read.',
+      type: 'counter',
+      read: (s) => s.slowClosed,
+    },
+  ]);
+  metrics.addSource('webhooks', () => own.webhooks.stats(), [
+    { name: 'presenced_webhook_delivered_total', help: 'Webhook deliveries acknowledged with 2xx.', type: 'counter', read: (s) => s.delivered },
+    { name: 'presenced_webhook_retries_total', help: 'Webhook delivery retries.', type: 'counter', read: (s) => s.retries },
+    { name: 'presenced_webhook_failed_total', help: 'Webhook events given up on.', type: 'counter', read: (s) => s.failed },
+    { name: 'presenced_webhook_dropped_total', help: 'Webhook events dropped because a queue was full.', type: 'counter', read: (s) => s.dropped },
+    { name: 'presenced_webhook_queued', help: 'Webhook events waiting.', type: 'gauge', read: (s) => s.queued },
+  ]);
+}
+
+/** Everything for GET /api/stats, each layer read once. */
+export function statsSnapshot(
+  core: AdminCore,
+  providers: StatsProviders,
+  own: { sse: SseBroker; webhooks: WebhookDispatcher; hub: EventHub },
+): Record<string, unknown> {
+  const safe = (read: (() => unknown) | undefined): unknown => {
+    if (read === undefined) return undefined;
+    try {
+      return read();
+    } catch (error) {
+      return { error: error instanceof Error ? error.message : String(error) };
+    }
+  };
+  return {
+    core: safe(() => core.stats()),
+    transport: safe(providers.transport),
+    transaction: safe(providers.transaction),
+    store: safe(providers.store),
+    api: { events: own.hub.stats(), sse: own.sse.stats(), webhooks: own.webhooks.stats() },
+  };
+}

@@ -1,0 +1,483 @@
+/**
+ * The management API through fastify inject(): every endpoint with valid and invalid input, authentication,
+ * the error format, and the OpenAPI document.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAdminServer, type AdminServer, type ApiEvent } from '../../src/admin/index.js';
+import { FakeCore, pidf, silentLogger } from './admin-fixtures.js';
+
+const ALICE = 'sip:alice@example.com';
+const enc = encodeURIComponent;
+
+async function server(core: FakeCore, tokens: string[] = []): Promise<AdminServer> {
+  return createAdminServer({
+    core,
+    logger: silentLogger(),
+    host: '127.0.0.1',
+    port: 0,
+    tokens,
+    metrics: undefined,
+    version: '0.1.0-test',
+  });
+}
+
+describe('admin API (inject)', () => {
+  let core: FakeCore;
+  let admin: AdminServer;
+  const events: ApiEvent[] = [];
+
+  before(async () => {
+    core = new FakeCore();
+    admin = await server(core);
+    admin.hub.subscribe((e) => events.push(e));
+    await admin.app.ready();
+  });
+  after(() => admin.stop());
+
+  const inject = (method: 'GET' | 'POST', url: string, payload?: unknown) =>
+    admin.app.inject({ method, url, ...(payload !== undefined && { payload: payload as object }) });
+
+  describe('publish (pua_publish)', () => {
+    test('an initial publication returns an entity-tag and the granted expiry', async () => {
+      const res = await inject('POST', '/api/publish', {
+        presentity: ALICE,
+        contentType: 'application/pidf+xml',
+        body: pidf(ALICE, 'open'),
+        expires: 7200,
+      });
+      assert.equal(res.statusCode, 200);
+      const json = res.json();
+      assert.match(json.etag, /^e\d+$/);
+      assert.equal(json.expires, 3600, 'the core lowered the expiry');
+      const publish = events.find((e) => e.type === 'publish');
+      assert.ok(publish && publish.type === 'publish');
+      assert.equal(publish.user, 'alice');
+      assert.equal(publish.domain, 'example.com');
+      assert.equal(publish.origin, 'api');
+    });
+
+    test('refresh with the entity-tag gets a new one; a stale entity-tag gets 412', async () => {
+      const first = (await inject('POST', '/api/publish', { presentity: 'sip:r@example.com', contentType: 'application/pidf+xml', body: pidf('sip:r@example.com', 'open') })).json();
+      const refreshed = await inject('POST', '/api/publish', { presentity: 'sip:r@example.com', etag: first.etag });
+      assert.equal(refreshed.statusCode, 200);
+      assert.notEqual(refreshed.json().etag, first.etag);
+      const stale = await inject('POST', '/api/publish', { presentity: 'sip:r@example.com', etag: first.etag });
+      assert.equal(stale.statusCode, 412);
+      assert.equal(stale.json().error.code, 'API_ERR_ETAG_MISMATCH');
+    });
+
+    test('removal with expires 0 and the entity-tag', async () => {
+      const first = (await inject('POST', '/api/publish', { presentity: 'sip:gone@example.com', contentType: 'application/pidf+xml', body: pidf('sip:gone@example.com', 'open') })).json();
+      const res = await inject('POST', '/api/publish', { presentity: 'sip:gone@example.com', etag: first.etag, expires: 0 });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.json().expires, 0);
+      assert.equal((await inject('GET', `/api/presentities/${enc('sip:gone@example.com')}`)).statusCode, 404);
+    });
+
+    const invalid: Array<[string, unknown, RegExp]> = [
+      ['no body and no etag', { presentity: ALICE }, /body: an initial publication needs a body/],
+      ['a body without contentType', { presentity: ALICE, body: 'x' }, /body.contentType: required with a body/],
+      ['a URI that is not SIP', { presentity: 'http://x', body: 'x', contentType: 'text/plain' }, /body.presentity: expected a URI/],
+      ['negative expires', { presentity: ALICE, etag: 'e1', expires: -1 }, /body.expires/],
+      ['fractional expires', { presentity: ALICE, etag: 'e1', expires: 1.5 }, /body.expires: expected a whole number/],
+      ['expires 0 without etag', { presentity: ALICE, expires: 0, body: 'x', contentType: 'text/plain' }, /body.etag: expires 0 removes/],
+      ['an unknown field', { presentity: ALICE, etag: 'e1', colour: 'red' }, /body: Unrecognized key: "colour"/],
+      ['a malformed media type', { presentity: ALICE, body: 'x', contentType: 'pidf' }, /body.contentType: expected a media type/],
+      ['a bad event name', { presentity: ALICE, etag: 'e1', event: 'pres ence' }, /body.event: expected an event package name/],
+      ['an etag with spaces', { presentity: ALICE, etag: 'a b' }, /body.etag/],
+    ];
+    for (const [name, payload, message] of invalid) {
+      test(`400 for ${name}`, async () => {
+        const res = await inject('POST', '/api/publish', payload);
+        assert.equal(res.statusCode, 400);
+        const json = res.json();
+        assert.equal(json.error.code, 'API_ERR_BAD_REQUEST');
+        assert.match(json.error.message, message);
+      });
+    }
+
+    test('422 for an unknown or non-publishable event package', async () => {
+      const unknown = await inject('POST', '/api/publish', { presentity: ALICE, event: 'weather', body: 'x', contentType: 'text/plain' });
+      assert.equal(unknown.statusCode, 422);
+      assert.equal(unknown.json().error.code, 'API_ERR_UNKNOWN_EVENT');
+      const winfo = await inject('POST', '/api/publish', { presentity: ALICE, event: 'presence.winfo', body: 'x', contentType: 'text/plain' });
+      assert.equal(winfo.statusCode, 422);
+      assert.match(winfo.json().error.message, /does not accept publications/);
+    });
+
+    test('415 when the core refuses the media type', async () => {
+      const res = await inject('POST', '/api/publish', { presentity: ALICE, body: 'hi', contentType: 'text/plain' });
+      assert.equal(res.statusCode, 415);
+      assert.equal(res.json().error.code, 'API_ERR_UNSUPPORTED_MEDIA_TYPE');
+    });
+
+    test('bodies that are not JSON: 415 for another media type, 400 for broken JSON, 413 when too large', async () => {
+      const text = await admin.app.inject({ method: 'POST', url: '/api/publish', payload: 'x', headers: { 'content-type': 'text/plain' } });
+      assert.equal(text.statusCode, 415);
+      assert.equal(text.json().error.code, 'API_ERR_UNSUPPORTED_MEDIA_TYPE');
+      const broken = await admin.app.inject({ method: 'POST', url: '/api/publish', payload: '{"presentity":', headers: { 'content-type': 'application/json' } });
+      assert.equal(broken.statusCode, 400);
+      assert.equal(broken.json().error.code, 'API_ERR_BAD_REQUEST');
+      const huge = await admin.app.inject({
+        method: 'POST',
+        url: '/api/publish',
+        payload: JSON.stringify({ presentity: ALICE, body: 'x'.repeat(300 * 1024), contentType: 'text/plain' }),
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(huge.statusCode, 413);
+      assert.equal(huge.json().error.code, 'API_ERR_PAYLOAD_TOO_LARGE');
+    });
+  });
+
+  describe('presentities (pres_phtable_list)', () => {
+    before(async () => {
+      for (const [uri, basic] of [
+        ['sip:bob@example.com', 'closed'],
+        ['sip:carol@example.org', 'open'],
+        ['sip:dave@example.org', 'open'],
+      ] as const) {
+        await inject('POST', '/api/publish', { presentity: uri, contentType: 'application/pidf+xml', body: pidf(uri, basic) });
+      }
+      await inject('POST', '/api/publish', { presentity: 'sip:bob@example.com', event: 'dialog', contentType: 'application/dialog-info+xml', body: '<dialog-info/>' });
+    });
+
+    test('lists with totals, without bodies unless asked', async () => {
+      const res = await inject('GET', '/api/presentities?limit=1000');
+      assert.equal(res.statusCode, 200);
+      const json = res.json();
+      assert.equal(json.total, json.items.length);
+      assert.ok(json.total >= 4);
+      const carol = json.items.find((i: { uri: string }) => i.uri === 'sip:carol@example.org');
+      assert.equal(carol.domain, 'example.org');
+      assert.equal(carol.user, 'carol');
+      assert.equal(carol.publications.length, 1);
+      assert.equal(carol.publications[0].body, undefined);
+      const withBodies = (await inject('GET', '/api/presentities?bodies=true&uri=sip:carol@*')).json();
+      assert.match(withBodies.items[0].publications[0].body, /<basic>open<\/basic>/);
+    });
+
+    test('filters by event, domain and URI pattern', async () => {
+      const dialog = (await inject('GET', '/api/presentities?event=dialog')).json();
+      assert.deepEqual(dialog.items.map((i: { uri: string }) => i.uri), ['sip:bob@example.com']);
+      const org = (await inject('GET', '/api/presentities?domain=EXAMPLE.org')).json();
+      assert.deepEqual(org.items.map((i: { uri: string }) => i.uri).sort(), ['sip:carol@example.org', 'sip:dave@example.org']);
+      const glob = (await inject('GET', '/api/presentities?uri=' + enc('sip:?ave@*'))).json();
+      assert.deepEqual(glob.items.map((i: { uri: string }) => i.uri), ['sip:dave@example.org']);
+    });
+
+    test('paginates with limit and offset', async () => {
+      const all = (await inject('GET', '/api/presentities')).json();
+      const p1 = (await inject('GET', '/api/presentities?limit=2&offset=0')).json();
+      const p2 = (await inject('GET', '/api/presentities?limit=2&offset=2')).json();
+      assert.equal(p1.items.length, 2);
+      assert.equal(p1.total, all.total);
+      assert.equal(p1.limit, 2);
+      assert.equal(p2.offset, 2);
+      assert.deepEqual([...p1.items, ...p2.items].map((i: { uri: string }) => i.uri), all.items.slice(0, 4).map((i: { uri: string }) => i.uri));
+    });
+
+    for (const [query, message] of [
+      ['limit=0', /query parameter limit: expected a number between 1 and 1000/],
+      ['limit=abc', /query parameter limit/],
+      ['offset=-1', /query parameter offset/],
+      ['event=a%20b', /query parameter event/],
+      ['bodies=maybe', /query parameter bodies: expected true or false/],
+      ['domain=exa%2Fmple', /query parameter domain/],
+      ['colour=red', /Unrecognized key/],
+      ['uri=' + 'x'.repeat(300), /query parameter uri: pattern longer than 256/],
+    ] as const) {
+      test(`400 for ?${query.slice(0, 30)}`, async () => {
+        const res = await inject('GET', `/api/presentities?${query}`);
+        assert.equal(res.statusCode, 400);
+        assert.match(res.json().error.message, message);
+      });
+    }
+
+    test('one presentity: publications with bodies and entity-tags, per package', async () => {
+      const res = await inject('GET', `/api/presentities/${enc('sip:bob@example.com')}`);
+      assert.equal(res.statusCode, 200);
+      const json = res.json();
+      assert.equal(json.uri, 'sip:bob@example.com');
+      assert.deepEqual(json.events.map((e: { event: string }) => e.event).sort(), ['dialog', 'presence']);
+      const presence = json.events.find((e: { event: string }) => e.event === 'presence');
+      assert.match(presence.publications[0].body, /closed/);
+      assert.match(presence.publications[0].etag, /^e\d+$/);
+      assert.ok(presence.publications[0].expires > 0);
+      const only = (await inject('GET', `/api/presentities/${enc('sip:bob@example.com')}?event=dialog`)).json();
+      assert.deepEqual(only.events.map((e: { event: string }) => e.event), ['dialog']);
+    });
+
+    test('404 for an unknown presentity, 400 for a malformed URI', async () => {
+      const missing = await inject('GET', `/api/presentities/${enc('sip:nobody@example.com')}`);
+      assert.equal(missing.statusCode, 404);
+      assert.deepEqual(missing.json(), { error: { code: 'API_ERR_NOT_FOUND', message: 'no presentity sip:nobody@example.com' } });
+      const bad = await inject('GET', `/api/presentities/${enc('not a uri')}`);
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.json().error.message, /path parameter uri/);
+    });
+  });
+
+  describe('subscriptions (subs_phtable_list)', () => {
+    before(() => {
+      core.addSubscription('sip:bob@example.com', 'sip:w1@example.com', 'id-1');
+      core.addSubscription('sip:bob@example.com', 'sip:w2@example.com', 'id/2;odd');
+      core.addSubscription('sip:carol@example.org', 'sip:w1@example.com', 'id-3');
+    });
+
+    test('lists and filters by presentity and watcher', async () => {
+      const all = (await inject('GET', '/api/subscriptions')).json();
+      assert.equal(all.total, 3);
+      const bob = (await inject('GET', `/api/subscriptions?presentity=${enc('sip:bob@example.com')}`)).json();
+      assert.deepEqual(bob.items.map((s: { id: string }) => s.id).sort(), ['id-1', 'id/2;odd']);
+      const w1 = (await inject('GET', `/api/subscriptions?watcher=${enc('sip:w1@example.com')}&status=active`)).json();
+      assert.equal(w1.total, 2);
+      assert.equal(w1.items[0].status, 'active');
+      assert.ok(w1.items[0].expires > 0);
+      assert.equal(w1.items[0].dialog, undefined, 'the list leaves dialog details out');
+    });
+
+    test('one subscription with its dialog, by percent-encoded id', async () => {
+      const res = await inject('GET', `/api/subscriptions/${enc('id/2;odd')}`);
+      assert.equal(res.statusCode, 200);
+      const json = res.json();
+      assert.equal(json.watcher, 'sip:w2@example.com');
+      assert.equal(json.dialog.callId, 'id/2;odd@127.0.0.1');
+      assert.equal(json.flow.protocol, 'udp');
+      assert.equal(json.flow.flowId, null);
+    });
+
+    test('404 for an unknown id, 400 for bad filters', async () => {
+      assert.equal((await inject('GET', '/api/subscriptions/nope')).statusCode, 404);
+      const bad = await inject('GET', '/api/subscriptions?status=sleeping');
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.json().error.message, /query parameter status: expected pending, active, terminated or waiting/);
+      assert.equal((await inject('GET', '/api/subscriptions?presentity=bob')).statusCode, 400);
+    });
+  });
+
+  describe('actions', () => {
+    test('refreshWatchers: type 0 and 1, default type 1', async () => {
+      const res = await inject('POST', `/api/presentities/${enc('sip:bob@example.com')}/refresh`, { event: 'presence', type: 0 });
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json(), { notified: 2 });
+      await inject('POST', `/api/presentities/${enc('sip:bob@example.com')}/refresh`, {});
+      assert.deepEqual(core.refreshCalls.slice(-2), [
+        ['sip:bob@example.com', 'presence', 0],
+        ['sip:bob@example.com', 'presence', 1],
+      ]);
+    });
+
+    test('refreshWatchers: 400 for type 2, 422 for an unknown package', async () => {
+      const t2 = await inject('POST', `/api/presentities/${enc(ALICE)}/refresh`, { event: 'presence', type: 2 });
+      assert.equal(t2.statusCode, 400);
+      assert.match(t2.json().error.message, /body.type: expected 0 \(rules changed\) or 1 \(state changed\)/);
+      const unknown = await inject('POST', `/api/presentities/${enc(ALICE)}/refresh`, { event: 'weather' });
+      assert.equal(unknown.statusCode, 422);
+    });
+
+    test('cleanup runs the sweep', async () => {
+      const before = core.cleanupCalls;
+      const res = await inject('POST', '/api/cleanup');
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json(), { publications: 0, subscriptions: 0 });
+      assert.equal(core.cleanupCalls, before + 1);
+    });
+
+    test('expose emits one exposed event per matching publication', async () => {
+      const seen: ApiEvent[] = [];
+      const off = admin.hub.subscribe((e) => seen.push(e));
+      const res = await inject('POST', '/api/expose', { event: 'presence', filter: '@example\\.org$' });
+      off();
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.json().exposed, 2);
+      assert.deepEqual(seen.map((e) => e.type), ['exposed', 'exposed']);
+      assert.deepEqual(seen.map((e) => e.presentity).sort(), ['sip:carol@example.org', 'sip:dave@example.org']);
+      const e = seen[0]!;
+      assert.ok(e.type === 'exposed' && e.body.includes('<basic>open</basic>') && e.etag.startsWith('e'));
+    });
+
+    test('expose: 400 for an invalid regular expression, 422 for an unknown package', async () => {
+      const bad = await inject('POST', '/api/expose', { event: 'presence', filter: '(' });
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.json().error.message, /body.filter: Invalid regular expression/);
+      assert.equal((await inject('POST', '/api/expose', { event: 'weather' })).statusCode, 422);
+    });
+
+    test('stats reports the core and the API', async () => {
+      const res = await inject('GET', '/api/stats');
+      assert.equal(res.statusCode, 200);
+      const json = res.json();
+      assert.equal(json.core.notifySent, 7);
+      assert.ok(json.api.events.published > 0);
+      assert.equal(json.api.sse.open, 0);
+    });
+  });
+
+  test('unknown routes answer a JSON 404', async () => {
+    const res = await inject('GET', '/api/nothing?x=1');
+    assert.equal(res.statusCode, 404);
+    assert.deepEqual(res.json(), { error: { code: 'API_ERR_NOT_FOUND', message: 'no route GET /api/nothing' } });
+  });
+
+  test('health is always 200; ready is 503 until the server has started', async () => {
+    assert.equal((await inject('GET', '/health')).json().status, 'ok');
+    const ready = await inject('GET', '/ready');
+    assert.equal(ready.statusCode, 503);
+    assert.equal(ready.json().error.code, 'API_ERR_NOT_READY');
+  });
+
+  test('the dashboard page and its assets are served with a strict CSP', async () => {
+    const page = await inject('GET', '/');
+    assert.equal(page.statusCode, 200);
+    assert.match(String(page.headers['content-type']), /text\/html/);
+    assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
+    assert.match(page.body, /<script type="module" src="\/dashboard\/app.js">/);
+    const js = await inject('GET', '/dashboard/app.js');
+    assert.match(String(js.headers['content-type']), /javascript/);
+    assert.doesNotMatch(js.body, /innerHTML/);
+    const again = await admin.app.inject({ method: 'GET', url: '/dashboard/app.js', headers: { 'if-none-match': String(js.headers.etag) } });
+    assert.equal(again.statusCode, 304);
+  });
+});
+
+describe('authentication', () => {
+  let admin: AdminServer;
+  before(async () => {
+    admin = await server(new FakeCore(), ['s3cret', 'other-token']);
+    await admin.app.ready();
+  });
+  after(() => admin.stop());
+
+  test('API routes need a configured bearer token', async () => {
+    const none = await admin.app.inject({ method: 'GET', url: '/api/presentities' });
+    assert.equal(none.statusCode, 401);
+    assert.equal(none.headers['www-authenticate'], 'Bearer');
+    assert.equal(none.json().error.code, 'API_ERR_UNAUTHORIZED');
+    const wrong = await admin.app.inject({ method: 'GET', url: '/api/presentities', headers: { authorization: 'Bearer nope' } });
+    assert.equal(wrong.statusCode, 401);
+    assert.match(String(wrong.headers['www-authenticate']), /invalid_token/);
+    const basic = await admin.app.inject({ method: 'GET', url: '/api/presentities', headers: { authorization: 'Basic czNjcmV0' } });
+    assert.equal(basic.statusCode, 401);
+    for (const token of ['s3cret', 'other-token']) {
+      const ok = await admin.app.inject({ method: 'GET', url: '/api/presentities', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(ok.statusCode, 200);
+    }
+  });
+
+  test('actions and the event stream need the token too; bad input is not even looked at without it', async () => {
+    const publish = await admin.app.inject({ method: 'POST', url: '/api/publish', payload: { nonsense: true } });
+    assert.equal(publish.statusCode, 401);
+    const events = await admin.app.inject({ method: 'GET', url: '/events' });
+    assert.equal(events.statusCode, 401);
+    const unknown = await admin.app.inject({ method: 'GET', url: '/api/unknown' });
+    assert.equal(unknown.statusCode, 401);
+  });
+
+  test('probes, metrics, the OpenAPI document and the dashboard page stay open', async () => {
+    for (const url of ['/health', '/metrics', '/openapi.json', '/', '/dashboard/app.js', '/dashboard/app.css']) {
+      const res = await admin.app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 200, url);
+    }
+    assert.equal((await admin.app.inject({ method: 'GET', url: '/ready' })).statusCode, 503);
+  });
+});
+
+describe('OpenAPI document', () => {
+  let doc: {
+    openapi: string;
+    info: { title: string; version: string };
+    paths: Record<string, Record<string, { operationId?: string; responses: Record<string, unknown>; security?: unknown[] }>>;
+    components: { securitySchemes: Record<string, unknown> };
+  };
+  let admin: AdminServer;
+  before(async () => {
+    admin = await server(new FakeCore());
+    await admin.app.ready();
+    doc = (await admin.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  });
+  after(() => admin.stop());
+
+  test('is OpenAPI 3.0 with info, security scheme and paths', () => {
+    assert.match(doc.openapi, /^3\.0\.\d+$/);
+    assert.equal(doc.info.version, '0.1.0-test');
+    assert.deepEqual(doc.components.securitySchemes['bearerAuth'], { type: 'http', scheme: 'bearer' });
+  });
+
+  test('lists every route with an operationId and responses', () => {
+    const expected: Array<[string, string, string]> = [
+      ['get', '/api/presentities', 'listPresentities'],
+      ['get', '/api/presentities/{uri}', 'getPresentity'],
+      ['post', '/api/presentities/{uri}/refresh', 'refreshWatchers'],
+      ['get', '/api/subscriptions', 'listSubscriptions'],
+      ['get', '/api/subscriptions/{id}', 'getSubscription'],
+      ['post', '/api/cleanup', 'cleanup'],
+      ['post', '/api/expose', 'expose'],
+      ['post', '/api/publish', 'publish'],
+      ['get', '/api/stats', 'stats'],
+      ['get', '/events', 'events'],
+      ['get', '/health', 'health'],
+      ['get', '/ready', 'ready'],
+      ['get', '/metrics', 'metrics'],
+      ['get', '/', 'dashboard'],
+    ];
+    for (const [method, path, id] of expected) {
+      const op = doc.paths[path]?.[method];
+      assert.ok(op, `${method.toUpperCase()} ${path} documented`);
+      assert.equal(op.operationId, id);
+      assert.ok(Object.keys(op.responses).length > 0);
+    }
+    assert.equal(doc.paths['/dashboard/app.js'], undefined, 'static assets are hidden');
+    assert.deepEqual(doc.paths['/health']!['get']!.security, [], 'open routes say so');
+  });
+
+  test('is structurally valid: parameters, request bodies, responses, and no dangling $ref', () => {
+    const operationIds = new Set<string>();
+    const refs: string[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v !== null && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === '$ref' && typeof x === 'string') refs.push(x);
+          else walk(x);
+        }
+      }
+    };
+    walk(doc);
+    for (const ref of refs) {
+      assert.match(ref, /^#\/components\/schemas\//);
+      const name = ref.split('/').pop()!;
+      assert.ok((doc.components as Record<string, Record<string, unknown>>)['schemas']?.[name], `${ref} resolves`);
+    }
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      assert.match(path, /^\//);
+      for (const [method, op] of Object.entries(ops)) {
+        assert.ok(['get', 'post', 'put', 'delete', 'patch', 'head', 'options'].includes(method));
+        assert.ok(op.operationId && !operationIds.has(op.operationId), 'unique operationId');
+        operationIds.add(op.operationId);
+        for (const [status, resp] of Object.entries(op.responses)) {
+          assert.match(status, /^[1-5]\d\d$|^default$/);
+          assert.equal(typeof (resp as { description?: unknown }).description, 'string');
+        }
+        const params = (op as { parameters?: Array<{ in: string; name: string; required?: boolean; schema?: unknown }> }).parameters ?? [];
+        for (const p of params) {
+          assert.ok(['query', 'path', 'header', 'cookie'].includes(p.in));
+          assert.ok(p.schema, `${p.name} has a schema`);
+          if (p.in === 'path') {
+            assert.equal(p.required, true);
+            assert.ok(path.includes(`{${p.name}}`));
+          }
+        }
+        for (const m of path.matchAll(/\{(\w+)\}/g)) {
+          assert.ok(params.some((p) => p.in === 'path' && p.name === m[1]), `${path} declares ${m[1]}`);
+        }
+      }
+    }
+    const publish = doc.paths['/api/publish']!['post'] as unknown as {
+      requestBody: { content: Record<string, { schema: { properties: Record<string, unknown>; required: string[] } }> };
+    };
+    const schema = publish.requestBody.content['application/json']!.schema;
+    assert.deepEqual(schema.required, ['presentity']);
+    assert.ok(schema.properties['etag'] && schema.properties['body'] && schema.properties['expires']);
+  });
+});
