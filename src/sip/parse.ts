@@ -211,8 +211,7 @@ export function parseMessage(data: Buffer, opts?: ParseOptions): SipMessage | Si
   } else if (clCount > 1) {
     // Content-Length is not a list; two of them make the framing ambiguous (RFC 4475 §3.3.9 mcl01).
     return new SipParseError('SIP_ERR_CONTENT_LENGTH', 'Multiple Content-Length headers', { header: 'Content-Length' });
-  }
-  if (clCount === 1) {
+  } else if (clCount === 1) {
     // Read after the loop: the value may have been folded over several lines.
     const contentLength = parseBoundedInt(values[keys.indexOf('content-length')], MAX_CONTENT_LENGTH);
     if (contentLength < 0) return new SipParseError('SIP_ERR_CONTENT_LENGTH', 'Bad header Content-Length: not a non-negative integer', { header: 'Content-Length' });
