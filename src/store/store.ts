@@ -8,7 +8,10 @@
  *
  * Records are plain JSON-able data split by concern (publication; subscription dialog state, subscription
  * state and delivery flow; watcher authorisation), unlike Kamailio's subs_t which mixes all three.
+ * Records are values: a store keeps what it was given at write time, and the writer must not mutate them afterwards.
  */
+
+export { StoreError, STORE_ERROR_CODES, type StoreErrorCode } from './errors.js';
 
 /** One publication of one device (the presentity table; RFC 3903 entity). */
 export interface PublicationRecord {
@@ -106,7 +109,11 @@ export type StoreMutation =
   | { readonly kind: 'replace-publication'; readonly oldEtag: string; readonly record: PublicationRecord }
   | { readonly kind: 'put-subscription'; readonly record: SubscriptionRecord }
   | { readonly kind: 'delete-subscription'; readonly id: string }
-  /** Advances the stored NOTIFY CSeq of a subscription without rewriting the whole record. */
+  /**
+   * Advances the stored NOTIFY CSeq (dialog.localSeq) of a subscription without rewriting the whole record.
+   * It is a high-water mark: it never lowers the stored value (RFC 3261 section 12.2.1.1, the local CSeq only
+   * grows), and it is a no-op for an unknown id. Adapters may coalesce several for the same id into one update.
+   */
   | { readonly kind: 'set-notify-cseq'; readonly id: string; readonly localSeq: number }
   | { readonly kind: 'put-watcher'; readonly record: WatcherRecord }
   | { readonly kind: 'delete-watcher'; readonly presentity: string; readonly watcher: string; readonly event: string };
@@ -122,10 +129,16 @@ export interface PresenceStore {
   load(): Promise<StoreSnapshot>;
   /**
    * Applies the mutations in order, atomically, and resolves once they are committed (durable).
-   * Rejects with a StoreError if the commit fails; nothing of the batch is then applied.
+   * Rejects with a StoreError if the commit fails; nothing of the batch is then applied. Writes of other
+   * callers committed in the same group are not affected by one caller's failure (docs/storage.md).
+   * Codes: STORE_ERR_INVALID_MUTATION (malformed, checked before queuing), STORE_ERR_COMMIT_FAILED, STORE_ERR_CLOSED.
+   * A caller that does not await (set-notify-cseq) must still attach a rejection handler.
    */
   write(mutations: readonly StoreMutation[]): Promise<void>;
-  /** Flushes pending writes and releases the database. Further calls reject. */
+  /**
+   * Flushes pending writes and releases the database. Further `write` and `load` calls reject with
+   * STORE_ERR_CLOSED; a second `close` resolves and does nothing.
+   */
   close(): Promise<void>;
   /** Figures for metrics: commits done, mutations written, last commit duration in ms. */
   stats(): StoreStats;
