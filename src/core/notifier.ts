@@ -1,0 +1,330 @@
+/**
+ * NOTIFY fan-out and delivery (RFC 6665 §4.2.2, RFC 3856 §6.10):
+ * - the composite state of a presentity is computed once per change; only packages with a per-watcher
+ *   hook cost work per watcher;
+ * - per dialog at most one NOTIFY is outstanding; changes meanwhile coalesce into one NOTIFY carrying
+ *   the latest state, so the CSeq order is the state order;
+ * - an optional minimum interval per subscription rate-limits bursts (the final NOTIFY is never delayed);
+ * - the outcome decides the subscription's fate: 481 ends it, timeouts end it when endSubOnTimeout,
+ *   other errors without Retry-After end it when endSubOnNotifyError (RFC 6665 §4.2.2).
+ */
+import { buildInDialogRequest, firstRouteUri, destinationOfUri } from '../dialog/index.js';
+import { formatSubscriptionState, remainingSeconds } from '../subscription/index.js';
+import type { ClientTransactionOutcome } from '../transaction/index.js';
+import type { Destination } from '../transport/types.js';
+import type { FlowRecord } from '../store/store.js';
+import type { CoreContext } from './context.js';
+import type { NotifyBody, WatcherContext } from './event-package.js';
+import type { Composite, PresentityState, Subscription } from './presentity-index.js';
+
+/** Why a subscription ended because of its NOTIFY outcome (the domain event's reason). */
+export type DeliveryFailure = 'notify-rejected' | 'notify-timeout' | 'notify-error';
+
+interface Body {
+  readonly contentType: string;
+  readonly bytes: Buffer;
+}
+
+const SYNTH_TRANSPORT_ERROR: ClientTransactionOutcome = {
+  status: 503,
+  response: undefined,
+  localReason: 'transport-error',
+};
+
+/** Contact for a flow when no server address is configured: where the subscriber reached us. */
+export function contactForFlow(flow: FlowRecord): string {
+  const host = flow.localAddress.includes(':') ? `[${flow.localAddress}]` : flow.localAddress;
+  return `sip:${host}:${flow.localPort}${flow.protocol === 'tcp' ? ';transport=tcp' : ''}`;
+}
+
+export class Notifier {
+  readonly #ctx: CoreContext;
+  readonly #onDeliveryFailure: (sub: Subscription, reason: DeliveryFailure) => void;
+  readonly #timed = new Set<Subscription>();
+  #stopped = false;
+
+  constructor(ctx: CoreContext, onDeliveryFailure: (sub: Subscription, reason: DeliveryFailure) => void) {
+    this.#ctx = ctx;
+    this.#onDeliveryFailure = onDeliveryFailure;
+  }
+
+  // --- composite state ----------------------------------------------------------------------
+
+  /** The composite state of a presentity (package aggregate, or the newest body), cached until invalidated. */
+  composite(entry: PresentityState): Composite | null {
+    if (entry.composite !== undefined) return entry.composite;
+    let result: Composite | null = null;
+    const pubs = entry.pubs;
+    if (pubs.length > 0) {
+      const pkg = entry.pkg;
+      if (pkg.aggregate !== undefined) {
+        try {
+          const body = pkg.aggregate(entry.presentity, pubs);
+          if (body !== undefined) result = { contentType: pkg.contentTypes[0]!, body, bytes: Buffer.from(body) };
+        } catch (err) {
+          this.#ctx.logger.error({ err, event: pkg.name, presentity: entry.presentity }, 'package aggregate() threw');
+        }
+      } else {
+        const newest = pubs[pubs.length - 1]!;
+        result = { contentType: newest.contentType, body: newest.body, bytes: Buffer.from(newest.body) };
+      }
+    }
+    entry.composite = result;
+    return result;
+  }
+
+  /** Marks the composite stale and queues a NOTIFY with the new state to every watcher. Returns how many. */
+  stateChanged(entry: PresentityState): number {
+    entry.composite = undefined;
+    let n = 0;
+    for (const sub of entry.subs) {
+      if (this.request(sub, false)) n++;
+    }
+    return n;
+  }
+
+  // --- requests -----------------------------------------------------------------------------
+
+  /**
+   * Asks for a NOTIFY with the subscription's current state. `immediate` (the NOTIFY that answers a SUBSCRIBE,
+   * RFC 6665 §4.2.1.2) skips the rate limit but still waits for an outstanding NOTIFY. Returns false when
+   * the subscription cannot be notified (removed, stopped).
+   */
+  request(sub: Subscription, immediate: boolean): boolean {
+    if (this.#stopped || sub.removed) return false;
+    if (!sub.ready || sub.inFlight || (sub.rateTimer !== undefined && !immediate)) {
+      this.#markDirty(sub);
+      return true;
+    }
+    if (sub.rateTimer !== undefined) this.#clearRateTimer(sub);
+    const minInterval = this.#ctx.config.notifyMinIntervalMs;
+    if (!immediate && minInterval > 0 && sub.lastNotifyAt >= 0) {
+      const wait = sub.lastNotifyAt + minInterval - this.#ctx.clock.now();
+      if (wait > 0) {
+        this.#markDirty(sub);
+        this.#timed.add(sub);
+        sub.rateTimer = this.#ctx.clock.setTimer(wait, () => {
+          sub.rateTimer = undefined;
+          this.#timed.delete(sub);
+          if (sub.dirty && !sub.inFlight && !sub.removed && !this.#stopped) {
+            this.#clearDirty(sub);
+            this.#send(sub);
+          }
+        });
+        return true;
+      }
+    }
+    this.#clearDirty(sub);
+    this.#send(sub);
+    return true;
+  }
+
+  /**
+   * Sends the final NOTIFY (`terminated;reason=...`) of a subscription already taken out of the index
+   * (unsubscribe, expiry, fetch). Never delayed by the rate limit; waits for an outstanding NOTIFY so the
+   * CSeq order holds.
+   */
+  sendFinal(sub: Subscription, reason: string): void {
+    if (this.#stopped) return;
+    sub.final = reason;
+    this.#clearDirty(sub);
+    if (sub.rateTimer !== undefined) this.#clearRateTimer(sub);
+    if (!sub.inFlight) this.#send(sub);
+  }
+
+  /** Forgets pending work of a subscription that ended without a final NOTIFY. */
+  forget(sub: Subscription): void {
+    this.#clearDirty(sub);
+    if (sub.rateTimer !== undefined) this.#clearRateTimer(sub);
+  }
+
+  /** Stops all timers; nothing is sent afterwards (shutdown sends no terminated NOTIFYs: subscriptions persist). */
+  stop(): void {
+    this.#stopped = true;
+    for (const sub of this.#timed) {
+      if (sub.rateTimer !== undefined) this.#ctx.clock.clearTimer(sub.rateTimer);
+      sub.rateTimer = undefined;
+    }
+    this.#timed.clear();
+  }
+
+  // --- building and sending -----------------------------------------------------------------
+
+  #watcherContext(sub: Subscription): WatcherContext {
+    return {
+      subscriptionId: sub.id,
+      watcher: sub.watcher,
+      presentity: sub.entry.presentity,
+      version: sub.dialog.localSeq,
+      accept: sub.accept,
+      eventParams: sub.eventParams,
+      politeBlock: sub.reason === 'polite-block',
+      fullState: sub.fullState,
+    };
+  }
+
+  #emptyBody(sub: Subscription): Body | undefined {
+    const pkg = sub.entry.pkg;
+    if (pkg.emptyBody === undefined) return undefined;
+    let nb: NotifyBody | undefined;
+    try {
+      nb = pkg.emptyBody(sub.entry.presentity, this.#watcherContext(sub));
+    } catch (err) {
+      this.#ctx.logger.error({ err, event: pkg.name }, 'package emptyBody() threw');
+      return undefined;
+    }
+    return nb === undefined ? undefined : { contentType: nb.contentType, bytes: Buffer.from(nb.body) };
+  }
+
+  /** The body for one watcher: none while pending (RFC 6665 §4.2.1.3, RFC 3856 §6.6), neutral when blocked. */
+  #bodyFor(sub: Subscription): Body | undefined {
+    if (sub.status !== 'active') return undefined;
+    if (sub.reason === 'polite-block') return this.#emptyBody(sub);
+    const comp = this.composite(sub.entry);
+    if (comp === null) return this.#emptyBody(sub);
+    const pkg = sub.entry.pkg;
+    if (pkg.bodyForWatcher === undefined) return comp;
+    try {
+      const text = pkg.bodyForWatcher(comp.body, this.#watcherContext(sub));
+      return text === undefined ? undefined : { contentType: comp.contentType, bytes: Buffer.from(text) };
+    } catch (err) {
+      this.#ctx.logger.error({ err, event: pkg.name }, 'package bodyForWatcher() threw');
+      return undefined;
+    }
+  }
+
+  /**
+   * Next hop (RFC 3261 §12.2.1.1, §8.1.2): the first Route when there is a route set, else the flow the last
+   * SUBSCRIBE came on (source address and port; the TCP connection while it is open: NAT-friendly).
+   */
+  #destination(sub: Subscription): Destination {
+    const flow = sub.flow;
+    if (sub.dialog.routeSet.length > 0) {
+      if (sub.routeDest === undefined) {
+        const uri = firstRouteUri(sub.dialog);
+        if (uri !== undefined) sub.routeDest = destinationOfUri(uri);
+      }
+      const r = sub.routeDest;
+      if (r !== undefined) {
+        // Same proxy the SUBSCRIBE came from: reuse its connection.
+        if (r.protocol === flow.protocol && r.port === flow.port && r.address === flow.address) return flow;
+        return r;
+      }
+    }
+    return flow;
+  }
+
+  #send(sub: Subscription): void {
+    const ctx = this.#ctx;
+    const final = sub.final;
+    sub.inFlight = true;
+    ctx.counters.notifyInFlight++;
+    // RFC 6665 §4.4.3: the NOTIFY ending a fetch or unsubscribe carries the current state; other endings do not.
+    const body = final === undefined || final === 'timeout' ? this.#bodyFor(sub) : undefined;
+    const state =
+      final !== undefined
+        ? formatSubscriptionState('terminated', 0, final)
+        : formatSubscriptionState(sub.status, remainingSeconds(sub.expiresAt, ctx.now()));
+    const event = sub.eventId === undefined ? sub.entry.pkg.name : `${sub.entry.pkg.name};id=${sub.eventId}`;
+    const request = buildInDialogRequest(sub.dialog, {
+      method: 'NOTIFY',
+      contact: ctx.config.serverAddress ?? contactForFlow(sub.flow),
+      headers: [
+        ['Event', event],
+        ['Subscription-State', state],
+      ],
+      body: body?.bytes,
+      contentType: body?.contentType,
+    });
+    sub.fullState = false;
+    sub.lastNotifyAt = ctx.clock.now();
+    ctx.counters.notifySent++;
+    if (!sub.removed) {
+      // Cheap and not awaited: a restart adds a margin over the stored value (docs/storage.md).
+      const id = sub.id;
+      const seq = sub.dialog.localSeq;
+      ctx
+        .track(ctx.store.write([{ kind: 'set-notify-cseq', id, localSeq: seq }]))
+        .catch((err: unknown) => ctx.logger.warn({ err, id }, 'set-notify-cseq write failed'));
+    }
+    let sent: Promise<ClientTransactionOutcome>;
+    try {
+      sent = ctx.sender.sendRequest(request, this.#destination(sub));
+    } catch (err) {
+      ctx.logger.error({ err }, 'sendRequest threw');
+      sent = Promise.resolve(SYNTH_TRANSPORT_ERROR);
+    }
+    sent.then(
+      (outcome) => this.#onOutcome(sub, outcome, final !== undefined),
+      () => this.#onOutcome(sub, SYNTH_TRANSPORT_ERROR, final !== undefined),
+    );
+  }
+
+  #onOutcome(sub: Subscription, outcome: ClientTransactionOutcome, wasFinal: boolean): void {
+    const ctx = this.#ctx;
+    sub.inFlight = false;
+    ctx.counters.notifyInFlight--;
+    const status = outcome.status;
+    let ended = false;
+    if (status < 200 || status >= 300) {
+      ctx.counters.notifyFailed++;
+      sub.failures++;
+      let failure: DeliveryFailure | undefined;
+      if (status === 481) {
+        failure = 'notify-rejected'; // RFC 6665 §4.2.2: the subscription no longer exists at the subscriber
+      } else if (outcome.localReason !== undefined || status === 408) {
+        if (ctx.config.endSubOnTimeout) failure = 'notify-timeout';
+      } else if (outcome.response === undefined || !outcome.response.headers.has('Retry-After')) {
+        if (ctx.config.endSubOnNotifyError) failure = 'notify-error';
+      }
+      ended = failure !== undefined;
+      ctx.logger.debug({ id: sub.id, status, localReason: outcome.localReason, ended }, 'NOTIFY failed');
+      ctx.events.emit({
+        type: 'notify-failed',
+        subscriptionId: sub.id,
+        presentity: sub.entry.presentity,
+        event: sub.entry.pkg.name,
+        watcher: sub.watcher,
+        status,
+        localReason: outcome.localReason,
+        removed: ended && !wasFinal && !sub.removed,
+      });
+      if (failure !== undefined && !wasFinal) {
+        // A final NOTIFY still to send would meet the same fate: drop it.
+        sub.final = undefined;
+        if (!sub.removed) this.#onDeliveryFailure(sub, failure);
+        this.forget(sub);
+        return;
+      }
+    } else {
+      sub.failures = 0;
+    }
+    if (wasFinal || this.#stopped) return;
+    if (sub.final !== undefined) {
+      this.#send(sub);
+    } else if (sub.dirty && !sub.removed) {
+      this.#clearDirty(sub);
+      this.request(sub, false);
+    }
+  }
+
+  #markDirty(sub: Subscription): void {
+    if (!sub.dirty) {
+      sub.dirty = true;
+      this.#ctx.counters.notifyQueued++;
+    }
+  }
+
+  #clearDirty(sub: Subscription): void {
+    if (sub.dirty) {
+      sub.dirty = false;
+      this.#ctx.counters.notifyQueued--;
+    }
+  }
+
+  #clearRateTimer(sub: Subscription): void {
+    if (sub.rateTimer !== undefined) this.#ctx.clock.clearTimer(sub.rateTimer);
+    sub.rateTimer = undefined;
+    this.#timed.delete(sub);
+  }
+}

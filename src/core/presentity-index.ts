@@ -1,0 +1,308 @@
+/**
+ * Hot state in memory; the store is only the durable copy. Per (presentity, package): the live publications
+ * (by entity-tag), the composite body cached once per change (not computed per watcher), and the
+ * subscriptions watching it. Subscriptions are also found by id (dialog id + event + Event id), and both
+ * kinds sit in an expiry heap.
+ *
+ * Memory matters here (100k+ subscriptions): records are class instances with a fixed shape, arrays and
+ * maps that are usually empty are shared constants, and strings are kept once.
+ */
+import type { Destination } from '../transport/types.js';
+import type { TimerHandle } from '../transaction/index.js';
+import type { DialogState } from '../dialog/index.js';
+import { copyDialog } from '../dialog/index.js';
+import type { SubscriptionStatus } from '../subscription/index.js';
+import type { FlowRecord, PublicationRecord, SubscriptionRecord } from '../store/store.js';
+import type { EventPackage, NotifyBody, PublicationView } from './event-package.js';
+import { ExpiryHeap, type HeapItem } from './expiry-heap.js';
+
+export const EMPTY_PARAMS: ReadonlyMap<string, string | null> = new Map();
+export const EMPTY_LIST: readonly string[] = Object.freeze([]);
+
+/** One publication (RFC 3903 entity). Immutable: refresh and modify make a new one under the new entity-tag. */
+export class Publication implements HeapItem, PublicationView {
+  heapIndex = -1;
+  constructor(
+    readonly presentity: string,
+    readonly event: string,
+    readonly etag: string,
+    readonly expiresAt: number,
+    readonly receivedAt: number,
+    readonly contentType: string,
+    readonly body: string,
+    readonly sender: string | undefined,
+  ) {}
+
+  static fromRecord(r: PublicationRecord): Publication {
+    return new Publication(r.presentity, r.event, r.etag, r.expiresAt, r.receivedAt, r.contentType, r.body, r.sender);
+  }
+
+  toRecord(): PublicationRecord {
+    return {
+      presentity: this.presentity,
+      event: this.event,
+      etag: this.etag,
+      expiresAt: this.expiresAt,
+      receivedAt: this.receivedAt,
+      contentType: this.contentType,
+      body: this.body,
+      sender: this.sender,
+    };
+  }
+}
+
+/** The cached composite state: the text for packages, the bytes for the wire (encoded once per change). */
+export interface Composite extends NotifyBody {
+  readonly bytes: Buffer;
+}
+
+/** All state of one presentity for one package. */
+export class PresentityState {
+  /** Live publications, in the order their bodies last changed (initial or modify), oldest first. */
+  readonly pubs: Publication[] = [];
+  readonly subs = new Set<Subscription>();
+  /** undefined: stale; null: no state; else the composite. */
+  composite: Composite | null | undefined = undefined;
+  /** Operations in progress across an await (store write): the entry must stay indexed until they end. */
+  busy = 0;
+
+  constructor(
+    readonly key: string,
+    readonly presentity: string,
+    readonly pkg: EventPackage,
+  ) {}
+
+  get event(): string {
+    return this.pkg.name;
+  }
+
+  findPublication(etag: string): Publication | undefined {
+    for (const p of this.pubs) if (p.etag === etag) return p;
+    return undefined;
+  }
+
+  isEmpty(): boolean {
+    return this.pubs.length === 0 && this.subs.size === 0 && this.busy === 0;
+  }
+}
+
+/** One subscription, notifier side: subscription state, its dialog, its delivery flow, and NOTIFY bookkeeping. */
+export class Subscription implements HeapItem {
+  heapIndex = -1;
+  /** The 2xx to the SUBSCRIBE has been sent: NOTIFYs may go (never a NOTIFY for an unacknowledged subscription). */
+  ready = false;
+  /** Out of the index (unsubscribed, expired, failed); a pending final NOTIFY may still go. */
+  removed = false;
+  /** A NOTIFY is outstanding (at most one per dialog). */
+  inFlight = false;
+  /** State changed while a NOTIFY was outstanding or rate-limited: send the latest state afterwards. */
+  dirty = false;
+  /** The next NOTIFY follows a SUBSCRIBE (full state for packages that send partial state). */
+  fullState = true;
+  /** Termination reason of the final NOTIFY still to send. */
+  final: string | undefined = undefined;
+  rateTimer: TimerHandle | undefined = undefined;
+  /** Monotonic ms of the last NOTIFY sent (-1: none since start). */
+  lastNotifyAt = -1;
+  failures = 0;
+  /** Cached next hop for a non-empty route set (the route set never changes, RFC 3261 §12.2.1.1). */
+  routeDest: Destination | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    readonly entry: PresentityState,
+    readonly eventId: string | undefined,
+    readonly eventParams: ReadonlyMap<string, string | null>,
+    readonly watcher: string,
+    public status: SubscriptionStatus,
+    public reason: string | undefined,
+    public expiresAt: number,
+    readonly createdAt: number,
+    readonly accept: readonly string[],
+    readonly dialog: DialogState,
+    public flow: FlowRecord,
+  ) {}
+
+  get presentity(): string {
+    return this.entry.presentity;
+  }
+
+  get event(): string {
+    return this.entry.pkg.name;
+  }
+
+  /** A value copy for the store (records are values; this object keeps changing). */
+  toRecord(): SubscriptionRecord {
+    return {
+      id: this.id,
+      presentity: this.entry.presentity,
+      event: this.entry.pkg.name,
+      eventId: this.eventId,
+      watcher: this.watcher,
+      status: this.status,
+      reason: this.reason,
+      expiresAt: this.expiresAt,
+      createdAt: this.createdAt,
+      // One NOTIFY per local CSeq: the count of NOTIFYs sent is the local CSeq, which survives restarts.
+      version: this.dialog.localSeq,
+      accept: this.accept,
+      dialog: copyDialog(this.dialog),
+      flow: this.flow,
+    };
+  }
+}
+
+/** Subscription id: dialog id plus event package and Event `id` (RFC 6665 §4.1.2.2, §8.2.1). Collision-free. */
+export function subscriptionId(dialogKey: string, event: string, eventId: string | undefined): string {
+  return `${dialogKey}|${event.length}:${event}${eventId === undefined ? '-' : `=${eventId}`}`;
+}
+
+export interface EventCounts {
+  presentities: number;
+  publications: number;
+  subscriptions: number;
+  pending: number;
+}
+
+export class PresentityIndex {
+  readonly #entries = new Map<string, PresentityState>();
+  readonly #subs = new Map<string, Subscription>();
+  readonly pubHeap = new ExpiryHeap<Publication>();
+  readonly subHeap = new ExpiryHeap<Subscription>();
+
+  static key(presentity: string, event: string): string {
+    return `${event} ${presentity}`;
+  }
+
+  find(presentity: string, event: string): PresentityState | undefined {
+    return this.#entries.get(PresentityIndex.key(presentity, event));
+  }
+
+  /** The entry, created (and indexed) when missing. */
+  obtain(presentity: string, pkg: EventPackage): PresentityState {
+    const key = PresentityIndex.key(presentity, pkg.name);
+    let e = this.#entries.get(key);
+    if (e === undefined) {
+      e = new PresentityState(key, presentity, pkg);
+      this.#entries.set(key, e);
+    }
+    return e;
+  }
+
+  /** A state object for a lookup that must not create an index entry (fetch of an unknown presentity). */
+  peekOrTransient(presentity: string, pkg: EventPackage): PresentityState {
+    return this.find(presentity, pkg.name) ?? new PresentityState(PresentityIndex.key(presentity, pkg.name), presentity, pkg);
+  }
+
+  /** Pins an entry across an await so that it is not dropped while empty (pair with release). */
+  acquire(entry: PresentityState): void {
+    entry.busy++;
+  }
+
+  release(entry: PresentityState): void {
+    entry.busy--;
+    this.#dropIfEmpty(entry);
+  }
+
+  entries(): IterableIterator<PresentityState> {
+    return this.#entries.values();
+  }
+
+  get entryCount(): number {
+    return this.#entries.size;
+  }
+
+  // --- publications -------------------------------------------------------------------------
+
+  addPublication(entry: PresentityState, pub: Publication): void {
+    this.#ensureIndexed(entry);
+    entry.pubs.push(pub);
+    this.pubHeap.push(pub);
+  }
+
+  /** Puts `next` where `prev` was (a refresh keeps the order) or at the end (a modify is the newest change). */
+  replacePublication(entry: PresentityState, prev: Publication, next: Publication, moveToEnd: boolean): void {
+    const i = entry.pubs.indexOf(prev);
+    this.pubHeap.remove(prev);
+    if (i < 0) {
+      entry.pubs.push(next);
+    } else if (moveToEnd) {
+      entry.pubs.splice(i, 1);
+      entry.pubs.push(next);
+    } else {
+      entry.pubs[i] = next;
+    }
+    this.pubHeap.push(next);
+    this.#ensureIndexed(entry);
+  }
+
+  removePublication(entry: PresentityState, pub: Publication): boolean {
+    const i = entry.pubs.indexOf(pub);
+    this.pubHeap.remove(pub);
+    if (i < 0) return false;
+    entry.pubs.splice(i, 1);
+    this.#dropIfEmpty(entry);
+    return true;
+  }
+
+  // --- subscriptions ------------------------------------------------------------------------
+
+  subscription(id: string): Subscription | undefined {
+    return this.#subs.get(id);
+  }
+
+  subscriptions(): IterableIterator<Subscription> {
+    return this.#subs.values();
+  }
+
+  get subscriptionCount(): number {
+    return this.#subs.size;
+  }
+
+  addSubscription(sub: Subscription): void {
+    this.#ensureIndexed(sub.entry);
+    sub.removed = false;
+    sub.entry.subs.add(sub);
+    this.#subs.set(sub.id, sub);
+    this.subHeap.push(sub);
+  }
+
+  /** Re-positions a subscription whose expiresAt changed. */
+  touchSubscription(sub: Subscription): void {
+    this.subHeap.update(sub);
+  }
+
+  removeSubscription(sub: Subscription): boolean {
+    if (this.#subs.get(sub.id) !== sub) return false;
+    this.#subs.delete(sub.id);
+    sub.entry.subs.delete(sub);
+    this.subHeap.remove(sub);
+    sub.removed = true;
+    this.#dropIfEmpty(sub.entry);
+    return true;
+  }
+
+  // --- figures ------------------------------------------------------------------------------
+
+  countsByEvent(): Map<string, EventCounts> {
+    const out = new Map<string, EventCounts>();
+    for (const e of this.#entries.values()) {
+      let c = out.get(e.event);
+      if (c === undefined) out.set(e.event, (c = { presentities: 0, publications: 0, subscriptions: 0, pending: 0 }));
+      if (e.pubs.length > 0) c.presentities++;
+      c.publications += e.pubs.length;
+      c.subscriptions += e.subs.size;
+      for (const s of e.subs) if (s.status === 'pending') c.pending++;
+    }
+    return out;
+  }
+
+  /** A transient entry (fetch) that becomes live is indexed; an entry is dropped only when empty and not busy. */
+  #ensureIndexed(entry: PresentityState): void {
+    if (!this.#entries.has(entry.key)) this.#entries.set(entry.key, entry);
+  }
+
+  #dropIfEmpty(entry: PresentityState): void {
+    if (entry.isEmpty() && this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The presence event package (RFC 3856) on the core's EventPackage interface: PIDF bodies (RFC 3863),
+ * validated on PUBLISH and composed over all devices for NOTIFY (RFC 3903 §3), a closed document for
+ * politely blocked watchers (RFC 5025 §3.2.1) and, when configured, for presentities with nothing published
+ * (notify_offline_body).
+ */
+import type { EventPackage, NotifyBody, PublishVerdict, WatcherContext } from '../../core/event-package.js';
+import { aggregatePidf, closedPidf, validatePidf } from './pidf.js';
+
+export const PIDF_CONTENT_TYPE = 'application/pidf+xml';
+
+export interface PresencePackageOptions {
+  /** With nothing published, NOTIFY a closed PIDF instead of no body (Kamailio/OpenSIPS notify_offline_body). */
+  readonly notifyOfflineBody?: boolean;
+  /** Default subscription and publication interval in seconds (RFC 3856 §6.4: 3600). */
+  readonly defaultExpires?: number;
+}
+
+const OK: PublishVerdict = { ok: true };
+
+export function createPresencePackage(opts: PresencePackageOptions = {}): EventPackage {
+  const offline = opts.notifyOfflineBody === true;
+  return {
+    name: 'presence',
+    // RFC 3856 §6.5: PIDF is mandatory and the default when the subscriber sends no Accept.
+    contentTypes: [PIDF_CONTENT_TYPE],
+    expires: { default: opts.defaultExpires ?? 3600 },
+    publishable: true,
+
+    validatePublish(body: string, _contentType: string, ctx): PublishVerdict {
+      // RFC 3903 §6 step 5: state that is not valid for the package is a 400; the entity must be the presentity.
+      const v = validatePidf(body, ctx.presentity);
+      return v.ok ? OK : { ok: false, status: 400, reason: v.reason };
+    },
+
+    aggregate(presentity, publications): string {
+      return aggregatePidf(
+        presentity,
+        publications.map((p) => ({ etag: p.etag, body: p.body, receivedAt: p.receivedAt })),
+      );
+    },
+
+    emptyBody(presentity: string, watcher: WatcherContext): NotifyBody | undefined {
+      if (watcher.politeBlock || offline) return { contentType: PIDF_CONTENT_TYPE, body: closedPidf(presentity) };
+      return undefined;
+    },
+  };
+}
