@@ -1,0 +1,505 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { z } from 'zod';
+import { presencedVersion } from './version.js';
+
+/** One SIP listening socket. `host` is a bare address (IPv6 without brackets), ready for bind(). */
+export interface ListenSpec {
+  transport: 'udp' | 'tcp';
+  host: string;
+  port: number;
+}
+
+/** Where the HTTP API listens. */
+export interface HttpListenSpec {
+  host: string;
+  port: number;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** The validated configuration. Every key is documented in docs/config.md (generated from the schema). */
+export interface PresencedConfig {
+  listen: ListenSpec[];
+  db: string;
+  http: HttpListenSpec | null;
+  domain?: string;
+  domains: string[];
+  logLevel: LogLevel;
+  cleanPeriod: number;
+  expiresOffset: number;
+  maxExpiresSubscribe: number;
+  maxExpiresPublish: number;
+  minExpires: number;
+  serverAddress?: string;
+  notifyOfflineBody: boolean;
+  endSubOnTimeout: boolean;
+  subscribeReplyCode: 200 | 202;
+  forceActive: boolean;
+  notifyRecoveryRate: number;
+  maxMessageSize: number;
+  tcpIdleTimeout: number;
+  maxConnectionsPerSource: number;
+  maxConnections: number;
+  udpReceiveBuffer: number;
+  userAgent: string;
+  api: { tokens: string[] };
+}
+
+/**
+ * How a key's value is read from a string (environment variable or `--set`).
+ * Kept explicit per key because the zod schemas use transforms that cannot be introspected reliably.
+ */
+export type StringKind = 'number' | 'boolean' | 'string' | 'list' | 'nullable';
+
+export interface KeyDoc {
+  description: string;
+  /** Type as shown in --help and docs/config.md. */
+  type: string;
+  kind: StringKind;
+  /** Default as shown in docs, when the raw default would read badly (objects, version-dependent values). */
+  defaultText?: string;
+  /** Never echo the value in error messages or logs. */
+  secret?: boolean;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+const keyDocs = z.registry<KeyDoc>();
+
+function documented<T extends z.ZodType>(schema: T, doc: KeyDoc): T {
+  const described = schema.describe(doc.description);
+  keyDocs.add(described, doc);
+  return described;
+}
+
+function wholeNumber(min: number, max?: number): z.ZodNumber {
+  const expectation =
+    max === undefined ? `expected a number >= ${min}` : `expected a number between ${min} and ${max}`;
+  let schema = z
+    .number({ error: expectation })
+    .int({ error: `${expectation} (a whole number)` })
+    .min(min, { error: expectation });
+  if (max !== undefined) schema = schema.max(max, { error: expectation });
+  return schema;
+}
+
+const bool = (): z.ZodBoolean => z.boolean({ error: 'expected true or false' });
+
+type HostResult = { host: string } | { error: string };
+
+function checkHost(raw: string): HostResult {
+  if (raw.startsWith('[') && raw.endsWith(']')) {
+    const inner = raw.slice(1, -1);
+    return isIPv6(inner) ? { host: inner } : { error: `"${inner}" is not an IPv6 address` };
+  }
+  if (isIPv4(raw)) return { host: raw };
+  if (isIPv6(raw)) return { host: raw };
+  // RFC 1123 host names; letters, digits, dots and hyphens are enough for a bind address.
+  if (/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(raw)) return { host: raw };
+  return { error: `"${raw}" is not a host name or IP address` };
+}
+
+type HostPort = { host: string; port: number } | { error: string };
+
+/** Splits `HOST:PORT`, `[IPv6]:PORT`, or (when defaultPort is given) a bare `HOST`. */
+function splitHostPort(text: string, defaultPort?: number): HostPort {
+  let hostPart: string;
+  let portPart: string | undefined;
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0) return { error: 'unterminated "[" in IPv6 address' };
+    hostPart = text.slice(0, close + 1);
+    const rest = text.slice(close + 1);
+    if (rest !== '') {
+      if (!rest.startsWith(':')) return { error: `unexpected "${rest}" after "${hostPart}"` };
+      portPart = rest.slice(1);
+    }
+  } else {
+    const colons = text.split(':').length - 1;
+    if (colons > 1) return { error: 'an IPv6 address needs brackets, as in [::1]:5060' };
+    const at = text.lastIndexOf(':');
+    hostPart = at < 0 ? text : text.slice(0, at);
+    portPart = at < 0 ? undefined : text.slice(at + 1);
+  }
+  const host = checkHost(hostPart);
+  if ('error' in host) return host;
+  if (portPart === undefined) {
+    if (defaultPort === undefined) return { error: 'missing ":PORT"' };
+    return { host: host.host, port: defaultPort };
+  }
+  if (!/^\d{1,5}$/.test(portPart) || Number(portPart) > 65535) {
+    return { error: `port "${portPart}" is not a number between 0 and 65535` };
+  }
+  return { host: host.host, port: Number(portPart) };
+}
+
+const LISTEN_FORM = 'expected TRANSPORT:HOST:PORT with TRANSPORT udp or tcp (IPv6 as udp:[::1]:5060)';
+
+/** Parses the `--listen` text form. Exported for tests and for tools that print listeners. */
+export function parseListen(text: string): ListenSpec | { error: string } {
+  const colon = text.indexOf(':');
+  const transport = colon < 0 ? text : text.slice(0, colon).toLowerCase();
+  if (transport !== 'udp' && transport !== 'tcp') return { error: LISTEN_FORM };
+  if (colon < 0) return { error: LISTEN_FORM };
+  const hp = splitHostPort(text.slice(colon + 1), 5060);
+  if ('error' in hp) return { error: `expected TRANSPORT:HOST:PORT: ${hp.error}` };
+  return { transport, host: hp.host, port: hp.port };
+}
+
+/** The `--listen` text form of a listener (IPv6 bracketed), the inverse of parseListen. */
+export function formatListen(spec: ListenSpec): string {
+  const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
+  return `${spec.transport}:${host}:${spec.port}`;
+}
+
+const listenEntry = z.unknown().transform((value, ctx): ListenSpec => {
+  if (typeof value === 'string') {
+    const parsed = parseListen(value.trim());
+    if ('error' in parsed) {
+      ctx.issues.push({ code: 'custom', message: parsed.error, input: value });
+      return z.NEVER;
+    }
+    return parsed;
+  }
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>;
+    const extra = Object.keys(o).filter((k) => k !== 'transport' && k !== 'host' && k !== 'port');
+    const transport = o['transport'];
+    const port = o['port'];
+    const host = typeof o['host'] === 'string' ? checkHost(o['host']) : { error: 'host missing' };
+    let problem: string | undefined;
+    if (extra.length > 0) problem = `unknown field "${extra[0]}"`;
+    else if (transport !== 'udp' && transport !== 'tcp') problem = 'transport must be udp or tcp';
+    else if ('error' in host) problem = host.error;
+    else if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+      problem = 'port must be a number between 0 and 65535';
+    }
+    if (problem !== undefined || 'error' in host) {
+      ctx.issues.push({
+        code: 'custom',
+        message: `expected {transport, host, port} or "udp:HOST:PORT": ${problem ?? ''}`,
+        input: value,
+      });
+      return z.NEVER;
+    }
+    return { transport: transport as 'udp' | 'tcp', host: host.host, port: port as number };
+  }
+  ctx.issues.push({ code: 'custom', message: LISTEN_FORM, input: value });
+  return z.NEVER;
+});
+
+const DEFAULT_LISTEN: ListenSpec[] = [
+  { transport: 'udp', host: '0.0.0.0', port: 5060 },
+  { transport: 'tcp', host: '0.0.0.0', port: 5060 },
+];
+
+const listenSchema = z
+  .array(listenEntry, { error: 'expected a list of TRANSPORT:HOST:PORT listeners' })
+  .min(1, { error: 'expected at least one listener' })
+  .superRefine((specs, ctx) => {
+    const seen = new Set<string>();
+    specs.forEach((spec, i) => {
+      const id = formatListen(spec);
+      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate listener ${id}`, input: id });
+      seen.add(id);
+    });
+  }, { when: (payload) => payload.issues.length === 0 })
+  .default(() => DEFAULT_LISTEN.map((l) => ({ ...l })));
+
+const HTTP_FORM = 'expected HOST:PORT (IPv6 as [::1]:8080) or "off"';
+const HTTP_OFF = new Set(['off', 'none', 'null', 'false', 'disabled']);
+
+const httpSchema = z
+  .unknown()
+  .transform((value, ctx): HttpListenSpec | null => {
+    if (value === null || value === false) return null;
+    if (typeof value === 'string') {
+      const text = value.trim();
+      if (HTTP_OFF.has(text.toLowerCase())) return null;
+      const hp = splitHostPort(text);
+      if ('error' in hp) {
+        ctx.issues.push({ code: 'custom', message: `expected HOST:PORT or "off": ${hp.error}`, input: value });
+        return z.NEVER;
+      }
+      return hp;
+    }
+    if (typeof value === 'object' && !Array.isArray(value)) {
+      const o = value as Record<string, unknown>;
+      const host = typeof o['host'] === 'string' ? checkHost(o['host']) : undefined;
+      const port = o['port'];
+      const onlyKnown = Object.keys(o).every((k) => k === 'host' || k === 'port');
+      if (onlyKnown && host && !('error' in host) && typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535) {
+        return { host: host.host, port };
+      }
+    }
+    ctx.issues.push({ code: 'custom', message: HTTP_FORM, input: value });
+    return z.NEVER;
+  })
+  .default({ host: '127.0.0.1', port: 8080 });
+
+const DB_FORM = 'expected sqlite:PATH or postgres://USER@HOST/DB';
+
+const dbSchema = z
+  .string({ error: DB_FORM })
+  .refine((s) => /^sqlite:.+/.test(s) || /^postgres(ql)?:\/\/.+/.test(s), { error: DB_FORM })
+  .default('sqlite:./data/presenced.db');
+
+const DOMAIN_FORM = 'expected a domain name or IP address (no "sip:", no port)';
+
+const domainName = z
+  .string({ error: DOMAIN_FORM })
+  .refine((s) => !('error' in checkHost(s)), { error: DOMAIN_FORM })
+  // SIP host comparison is case-insensitive (RFC 3261 §19.1.4); normalise once here.
+  .transform((s) => s.toLowerCase());
+
+const SIP_URI_FORM = 'expected a SIP URI such as sip:presence.example.com:5060';
+
+/** The whole configuration. Unknown keys are errors: a typo must never be silently ignored. */
+export const configSchema = z
+  .strictObject({
+    listen: documented(listenSchema, {
+      description:
+        'SIP listeners. Each is TRANSPORT:HOST:PORT (udp or tcp; IPv6 as udp:[::1]:5060) or {transport, host, port}. Setting it replaces the default list. Port 0 picks a free port.',
+      type: 'list of udp|tcp:HOST:PORT',
+      kind: 'list',
+      defaultText: 'udp:0.0.0.0:5060, tcp:0.0.0.0:5060',
+    }),
+    db: documented(dbSchema, {
+      description:
+        'Storage. sqlite:PATH (the directory is created at start; relative paths are relative to the working directory) or postgres://... (accepted, but PostgreSQL is not yet available).',
+      type: 'sqlite:PATH | postgres://...',
+      kind: 'string',
+    }),
+    http: documented(httpSchema, {
+      description: 'HTTP API and metrics listener as HOST:PORT, or off to disable it.',
+      type: 'HOST:PORT | off',
+      kind: 'nullable',
+      defaultText: '127.0.0.1:8080',
+    }),
+    domain: documented(domainName.optional(), {
+      description:
+        'The SIP domain served. When unset, requests for any domain are accepted; when set, only this domain and those in domains.',
+      type: 'string',
+      kind: 'string',
+      defaultText: '(none: any domain)',
+    }),
+    domains: documented(z.array(domainName, { error: 'expected a list of domain names' }).default([]), {
+      description: 'Further domains served besides domain.',
+      type: 'list of strings',
+      kind: 'list',
+    }),
+    logLevel: documented(
+      z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+      { description: 'Minimum level written to the JSON log on stdout.', type: LOG_LEVELS.join('|'), kind: 'string' },
+    ),
+    cleanPeriod: documented(wholeNumber(1).default(10), {
+      description: 'Seconds between sweeps that remove expired publications and subscriptions.',
+      type: 'seconds',
+      kind: 'number',
+    }),
+    expiresOffset: documented(wholeNumber(0).default(0), {
+      description:
+        'Seconds subtracted from the expiry granted to subscribers, so that they refresh before the server expires them.',
+      type: 'seconds',
+      kind: 'number',
+    }),
+    maxExpiresSubscribe: documented(wholeNumber(1).default(3600), {
+      description: 'Largest Expires granted to a SUBSCRIBE; larger requests are lowered to this value.',
+      type: 'seconds',
+      kind: 'number',
+    }),
+    maxExpiresPublish: documented(wholeNumber(1).default(3600), {
+      description: 'Largest Expires granted to a PUBLISH; larger requests are lowered to this value.',
+      type: 'seconds',
+      kind: 'number',
+    }),
+    minExpires: documented(wholeNumber(1).default(60), {
+      description:
+        'Smallest non-zero Expires accepted for PUBLISH and SUBSCRIBE; shorter requests get 423 Interval Too Brief with Min-Expires.',
+      type: 'seconds',
+      kind: 'number',
+    }),
+    serverAddress: documented(
+      z
+        .string({ error: SIP_URI_FORM })
+        .regex(/^sips?:[^\s<>"]+$/i, { error: SIP_URI_FORM })
+        .optional(),
+      {
+        description:
+          'SIP URI used as Contact in replies and NOTIFYs. When unset it is derived from the first listener.',
+        type: 'SIP URI',
+        kind: 'string',
+        defaultText: '(derived from the first listener)',
+      },
+    ),
+    notifyOfflineBody: documented(bool().default(false), {
+      description:
+        'When a presentity has no publication, send watchers an offline (closed) body instead of an empty NOTIFY.',
+      type: 'boolean',
+      kind: 'boolean',
+    }),
+    endSubOnTimeout: documented(bool().default(true), {
+      description: 'Terminate a subscription when a NOTIFY to its watcher times out (no response).',
+      type: 'boolean',
+      kind: 'boolean',
+    }),
+    subscribeReplyCode: documented(
+      z
+        .union([z.literal(200), z.literal(202)], { error: 'expected 200 or 202' })
+        .default(200),
+      {
+        description: 'Status code of a successful SUBSCRIBE: 200 OK or 202 Accepted.',
+        type: '200|202',
+        kind: 'number',
+      },
+    ),
+    forceActive: documented(bool().default(true), {
+      description:
+        'Accept new presence subscriptions as active without an authorization rule; when false they stay pending until allowed.',
+      type: 'boolean',
+      kind: 'boolean',
+    }),
+    notifyRecoveryRate: documented(wholeNumber(1).default(200), {
+      description:
+        'NOTIFYs per second when re-notifying all watchers after a restart, so recovery does not flood the network.',
+      type: 'NOTIFYs/s',
+      kind: 'number',
+    }),
+    maxMessageSize: documented(wholeNumber(1024, 16 * 1024 * 1024).default(65536), {
+      description: 'Largest SIP message accepted, in bytes; larger ones are rejected (413 or dropped for UDP).',
+      type: 'bytes',
+      kind: 'number',
+    }),
+    tcpIdleTimeout: documented(wholeNumber(1).default(600), {
+      description: 'Seconds after which an idle TCP connection is closed.',
+      type: 'seconds',
+      kind: 'number',
+    }),
+    maxConnectionsPerSource: documented(wholeNumber(1).default(64), {
+      description: 'Most TCP connections accepted from one source IP address.',
+      type: 'number',
+      kind: 'number',
+    }),
+    maxConnections: documented(wholeNumber(1).default(10000), {
+      description: 'Most TCP connections open at once.',
+      type: 'number',
+      kind: 'number',
+    }),
+    udpReceiveBuffer: documented(wholeNumber(0).default(4194304), {
+      description: 'UDP socket receive buffer in bytes (SO_RCVBUF); 0 keeps the operating system default.',
+      type: 'bytes',
+      kind: 'number',
+    }),
+    userAgent: documented(
+      z
+        .string({ error: 'expected a string' })
+        // The value goes into the Server/User-Agent header verbatim: no control characters, so no header injection.
+        .regex(/^[\x20-\x7e]+$/, { error: 'expected printable ASCII text without line breaks' })
+        .default(`presenced/${presencedVersion()}`),
+      {
+        description: 'Value of the Server header in responses and User-Agent header in requests.',
+        type: 'string',
+        kind: 'string',
+        defaultText: 'presenced/<version>',
+      },
+    ),
+    api: z
+      .strictObject({
+        tokens: documented(
+          z
+            .array(
+              z
+                .string({ error: 'expected a string' })
+                .regex(/^[\x21-\x7e]+$/, { error: 'expected a token without spaces or control characters' }),
+              { error: 'expected a list of tokens' },
+            )
+            .default([]),
+          {
+            description:
+              'Bearer tokens accepted by the HTTP API (Authorization: Bearer TOKEN). Prefer PRESENCED_API_TOKENS or the file over --set, which ps can show.',
+            type: 'list of strings',
+            kind: 'list',
+            defaultText: '(none)',
+            secret: true,
+          },
+        ),
+      }, { error: 'expected a mapping with key tokens' })
+      .prefault({}),
+  }, { error: 'expected a mapping of configuration keys' })
+  .superRefine((c, ctx) => {
+    for (const key of ['maxExpiresSubscribe', 'maxExpiresPublish'] as const) {
+      if (c.minExpires > c[key]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['minExpires'],
+          message: `must not exceed ${key} (${c[key]})`,
+          input: c.minExpires,
+        });
+      }
+    }
+    // Cross-key rules only make sense once every key is valid on its own: no second error for one mistake.
+  }, { when: (payload) => payload.issues.length === 0 });
+
+// Compile-time guarantee that the hand-written interface and the schema agree in both directions.
+type SchemaOutput = z.output<typeof configSchema>;
+const schemaMatchesInterface = (c: SchemaOutput): PresencedConfig => c;
+const interfaceMatchesSchema = (c: PresencedConfig): SchemaOutput => c;
+void schemaMatchesInterface;
+void interfaceMatchesSchema;
+
+/** A leaf configuration key, addressed by its dotted path (`maxExpiresPublish`, `api.tokens`). */
+export interface ConfigKey extends KeyDoc {
+  path: string;
+  /** Environment variable that sets it. */
+  env: string;
+}
+
+function unwrapObject(schema: z.ZodType): z.ZodObject | undefined {
+  let cur: z.ZodType = schema;
+  for (let i = 0; i < 4; i++) {
+    if (cur instanceof z.ZodObject) return cur;
+    if (cur instanceof z.ZodDefault || cur instanceof z.ZodPrefault || cur instanceof z.ZodOptional) {
+      cur = cur.unwrap() as z.ZodType;
+    } else {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** `maxExpiresPublish` -> `MAX_EXPIRES_PUBLISH`, `api.tokens` -> `API_TOKENS`. */
+export function envSuffix(path: string): string {
+  return path
+    .split('.')
+    .map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+    .join('_');
+}
+
+export const ENV_PREFIX = 'PRESENCED_';
+
+function collectKeys(shape: Record<string, z.ZodType>, prefix: string, out: ConfigKey[]): void {
+  for (const [name, schema] of Object.entries(shape)) {
+    const path = prefix + name;
+    const doc = keyDocs.get(schema);
+    if (doc) {
+      out.push({ ...doc, path, env: ENV_PREFIX + envSuffix(path) });
+      continue;
+    }
+    const group = unwrapObject(schema);
+    if (!group) throw new Error(`config schema: key ${path} has no documentation`);
+    collectKeys(group.shape as Record<string, z.ZodType>, `${path}.`, out);
+  }
+}
+
+let keyList: readonly ConfigKey[] | undefined;
+
+/** Every leaf key of the configuration, in schema order. */
+export function configKeys(): readonly ConfigKey[] {
+  if (!keyList) {
+    const out: ConfigKey[] = [];
+    // configSchema is wrapped by superRefine, which keeps the object's shape reachable.
+    collectKeys(configSchema.shape as Record<string, z.ZodType>, '', out);
+    keyList = out;
+  }
+  return keyList;
+}

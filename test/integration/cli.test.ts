@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cliFlags, configKeys } from '../../src/config/index.js';
+
+// Runs the compiled bin: this file is dist/test/integration/cli.test.js, the bin dist/src/cli/main.js.
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = join(here, '..', '..', 'src', 'cli', 'main.js');
+const packageJson = join(here, '..', '..', '..', 'package.json');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  // A hermetic environment: a PRESENCED_* variable from the developer's shell must not change the outcome.
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PRESENCED_') && v !== undefined) env[k] = v;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`presenced ${args.join(' ')} did not exit within 15 s`));
+    }, 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('presenced command line', () => {
+  test('--help documents every flag and every environment variable, and exits 0', async () => {
+    const r = await run(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /Usage: presenced/);
+    for (const flag of cliFlags()) assert.ok(r.stdout.includes(`--${flag.name}`), `--help lacks --${flag.name}`);
+    for (const key of configKeys()) {
+      assert.ok(r.stdout.includes(key.env), `--help lacks ${key.env}`);
+      assert.ok(r.stdout.includes(key.path), `--help lacks ${key.path}`);
+    }
+    assert.ok(r.stdout.includes('PRESENCED_CONFIG'));
+    assert.match(r.stdout, /udp:0\.0\.0\.0:5060/, 'defaults are shown');
+  });
+
+  test('-h is --help', async () => {
+    const r = await run(['-h']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Usage: presenced/);
+  });
+
+  test('--version prints the package.json version and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
+    const r = await run(['--version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `presenced ${version}\n`);
+  });
+
+  test('--help works even when the configuration is broken', async () => {
+    const r = await run(['--help'], { PRESENCED_MAX_EXPIRES_PUBLISH: 'abc' });
+    assert.equal(r.code, 0);
+  });
+
+  test('an unknown flag exits 2 with a message on stderr', async () => {
+    const r = await run(['--no-such-flag']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^config: Unknown option '--no-such-flag'; see --help\n$/);
+  });
+
+  test('a bad value exits 2 and names the key and its origin', async () => {
+    const r = await run(['--listen', 'udp:127.0.0.1:5160'], { PRESENCED_MAX_EXPIRES_PUBLISH: 'abc' });
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      'config: maxExpiresPublish: expected a number >= 1, got "abc" (from PRESENCED_MAX_EXPIRES_PUBLISH)\n',
+    );
+  });
+
+  test('an unknown command word exits 2', async () => {
+    const r = await run(['frobnicate']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Unexpected argument 'frobnicate'/);
+  });
+});
