@@ -8,6 +8,7 @@
  * - the outcome decides the subscription's fate: 481 ends it, timeouts end it when endSubOnTimeout,
  *   other errors without Retry-After end it when endSubOnNotifyError (RFC 6665 §4.2.2).
  */
+import { parseUri, SipParseError } from '../sip/index.js';
 import { buildInDialogRequest, firstRouteUri, destinationOfUri } from '../dialog/index.js';
 import { formatSubscriptionState, remainingSeconds } from '../subscription/index.js';
 import type { ClientTransactionOutcome } from '../transaction/index.js';
@@ -194,24 +195,31 @@ export class Notifier {
   }
 
   /**
-   * Next hop (RFC 3261 §12.2.1.1, §8.1.2): the first Route when there is a route set, else the flow the last
-   * SUBSCRIBE came on (source address and port; the TCP connection while it is open: NAT-friendly).
+   * Next hop (RFC 3261 §12.2.1.1, §8.1.2): the first Route when there is a route set; else the flow the last
+   * SUBSCRIBE came on. UDP: its source address and port (NAT-friendly, RFC 3581 spirit). TCP: its connection
+   * while open (flowId), and when it is gone (closed, or a restart) a new connection to the remote target,
+   * because the source port of a TCP client is ephemeral and nobody listens there (RFC 3261 §18.1.1, RFC 5626 §4.5).
+   * Cached per subscription; a refresh (new flow or target) clears the cache.
    */
   #destination(sub: Subscription): Destination {
+    const cached = sub.nextHop;
+    if (cached !== undefined) return cached;
     const flow = sub.flow;
-    if (sub.dialog.routeSet.length > 0) {
-      if (sub.routeDest === undefined) {
-        const uri = firstRouteUri(sub.dialog);
-        if (uri !== undefined) sub.routeDest = destinationOfUri(uri);
-      }
-      const r = sub.routeDest;
-      if (r !== undefined) {
-        // Same proxy the SUBSCRIBE came from: reuse its connection.
-        if (r.protocol === flow.protocol && r.port === flow.port && r.address === flow.address) return flow;
-        return r;
+    let dest: Destination = flow;
+    const first = sub.dialog.routeSet.length > 0 ? firstRouteUri(sub.dialog) : undefined;
+    if (first !== undefined) {
+      const r = destinationOfUri(first);
+      // Same proxy the SUBSCRIBE came from: reuse its connection.
+      dest = r.protocol === flow.protocol && r.port === flow.port && r.address === flow.address ? flow : r;
+    } else if (flow.protocol === 'tcp') {
+      const target = parseUri(sub.dialog.remoteTarget);
+      if (!(target instanceof SipParseError) && target.host !== '' && !target.host.endsWith('.invalid')) {
+        const t = destinationOfUri(target);
+        dest = { protocol: 'tcp', address: t.address, port: t.port, flowId: flow.flowId };
       }
     }
-    return flow;
+    sub.nextHop = dest;
+    return dest;
   }
 
   #send(sub: Subscription): void {

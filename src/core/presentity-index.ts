@@ -105,8 +105,8 @@ export class Subscription implements HeapItem {
   /** Monotonic ms of the last NOTIFY sent (-1: none since start). */
   lastNotifyAt = -1;
   failures = 0;
-  /** Cached next hop for a non-empty route set (the route set never changes, RFC 3261 §12.2.1.1). */
-  routeDest: Destination | undefined = undefined;
+  /** Cached next hop of NOTIFYs; cleared when the flow or the remote target changes. */
+  nextHop: Destination | undefined = undefined;
 
   constructor(
     readonly id: string,

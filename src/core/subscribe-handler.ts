@@ -309,6 +309,7 @@ export class SubscribeHandler {
     d.remoteSeq = core.cseq.seq;
     if (contact !== undefined) d.remoteTarget = contact; // §12.2.2 target refresh
     sub.flow = flowOf(tx);
+    sub.nextHop = undefined;
     const entry = sub.entry;
     const unsubscribe = decision.kind === 'zero';
     const granted = unsubscribe ? 0 : decision.seconds;
@@ -353,6 +354,7 @@ export class SubscribeHandler {
         d.remoteTarget = old.remoteTarget;
         d.remoteSeq = old.remoteSeq;
         sub.flow = old.flow;
+        sub.nextHop = undefined;
         if (unsubscribe) {
           if (ctx.index.subscription(sub.id) === undefined) ctx.index.addSubscription(sub);
         } else {

@@ -121,7 +121,8 @@ describe('restart: subscriptions survive, CSeq never goes backwards, no NOTIFY s
     await settle();
     const d = b.sender.notifies()[0]!.destination;
     assert.equal(d.protocol, 'tcp');
-    assert.equal(d.port, 41000);
+    assert.equal(d.address, '192.0.2.10');
+    assert.equal(d.port, 5070, 'a new connection goes to the Contact, not to the old ephemeral source port');
     assert.equal(d.flowId, undefined);
   });
 

@@ -128,12 +128,21 @@ describe('RFC 6665 §4.2.1.2 / §4.2.2: the NOTIFY that follows', () => {
     assert.equal(req.headers.has('Route'), false);
   });
 
-  test('without a route set, the NOTIFY goes to the flow the SUBSCRIBE came on (source address/port, TCP flow)', async () => {
+  test('without a route set over UDP, the NOTIFY goes to the source address and port of the SUBSCRIBE', async () => {
     const { core, sender } = await makeCore();
-    const w = new Watcher({ presentity: ALICE, inbound: inbound({ protocol: 'tcp', port: 40000, flowId: 'conn-9' }) });
+    const w = new Watcher({ presentity: ALICE, contact: '<sip:bob@10.0.0.5:5060>', inbound: inbound({ protocol: 'udp', port: 40000 }) });
     await w.subscribe(core);
     const d = sender.notifies()[0]!.destination;
-    assert.deepEqual({ p: d.protocol, a: d.address, port: d.port, f: d.flowId }, { p: 'tcp', a: '192.0.2.10', port: 40000, f: 'conn-9' });
+    assert.deepEqual({ p: d.protocol, a: d.address, port: d.port }, { p: 'udp', a: '192.0.2.10', port: 40000 });
+    assert.equal(sender.notifies()[0]!.request.uri, 'sip:bob@10.0.0.5:5060', 'the Request-URI is still the remote target');
+  });
+
+  test('over TCP: the connection of the SUBSCRIBE (flowId), else a new connection to the Contact', async () => {
+    const { core, sender } = await makeCore();
+    const w = new Watcher({ presentity: ALICE, contact: '<sip:bob@198.51.100.20:5062;transport=tcp>', inbound: inbound({ protocol: 'tcp', port: 40000, flowId: 'conn-9' }) });
+    await w.subscribe(core);
+    const d = sender.notifies()[0]!.destination;
+    assert.deepEqual({ p: d.protocol, a: d.address, port: d.port, f: d.flowId }, { p: 'tcp', a: '198.51.100.20', port: 5062, f: 'conn-9' });
   });
 
   test('with a route set: Route in Record-Route order, sent to the first route', async () => {
