@@ -95,3 +95,12 @@ export function parseBoundedInt(s: string, max: number): number {
   }
   return n > max ? -1 : n;
 }
+
+/** Removes leading and trailing SP/HT only (String.prototype.trim() also eats U+FEFF and Unicode spaces). */
+export function trimWs(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}

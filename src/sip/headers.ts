@@ -4,6 +4,8 @@
  * text (unfolded, trimmed) and parsed only when someone asks (see parse.ts for the typed cache).
  */
 
+import { trimWs } from './chars.js';
+
 /** Canonical (RFC-capitalised) long forms of the headers we know by name. */
 const CANONICAL = [
   'Accept', 'Accept-Contact', 'Accept-Encoding', 'Accept-Language', 'Accept-Resource-Priority', 'Alert-Info',
@@ -130,7 +132,7 @@ export function isListHeader(name: string): boolean {
  */
 export function splitList(value: string): string[] {
   if (value.indexOf(',') < 0) {
-    const t = value.trim();
+    const t = trimWs(value);
     return t.length === 0 ? [] : [t];
   }
   const out: string[] = [];
@@ -146,12 +148,12 @@ export function splitList(value: string): string[] {
     else if (c === 60) inAngle = true;
     else if (c === 62) inAngle = false;
     else if (c === 44 && !inAngle) {
-      const part = value.slice(start, i).trim();
+      const part = trimWs(value.slice(start, i));
       if (part.length > 0) out.push(part);
       start = i + 1;
     }
   }
-  const last = value.slice(start).trim();
+  const last = trimWs(value.slice(start));
   if (last.length > 0) out.push(last);
   return out;
 }
@@ -353,7 +355,7 @@ export function headersVersion(h: SipHeaders): number {
 function cleanValue(v: string): string {
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    if (c < 32 && c !== 9) return v.replace(/[\x00-\x08\x0a-\x1f]+/g, ' ').trim();
+    if (c < 32 && c !== 9) return trimWs(v.replace(/[\x00-\x08\x0a-\x1f]+/g, ' '));
   }
-  return v.trim();
+  return trimWs(v);
 }

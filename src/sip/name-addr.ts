@@ -2,7 +2,7 @@
  * name-addr / addr-spec with header parameters (From, To, Contact, Route, Record-Route, Refer-To ...),
  * RFC 3261 §20.10 and §25.1.
  */
-import { CLASS, TOKEN, skipWs } from './chars.js';
+import { CLASS, TOKEN, skipWs, trimWs } from './chars.js';
 import { SipParseError } from './errors.js';
 import { formatParams, parseParamsAt, quote, scanQuoted, unescapeQuoted } from './params.js';
 import type { NameAddr, Params } from './types.js';
@@ -45,7 +45,7 @@ export function parseNameAddr(text: string): NameAddr | SipParseError {
   if (text.charCodeAt(i) !== 60 /* < */) {
     const lt = text.indexOf('<', i);
     if (lt >= 0 && isTokenPhrase(text, i, lt)) {
-      const name = text.slice(i, lt).trim();
+      const name = trimWs(text.slice(i, lt));
       if (name.length > 0) displayName = name;
       i = lt;
     }

@@ -46,6 +46,16 @@ function versionError(v: string, offset: number): SipParseError {
   return new SipParseError('SIP_ERR_VERSION', `SIP version not supported: ${v}`, { offset });
 }
 
+/**
+ * s[from, to) without leading and trailing SP/HT. String.prototype.trim() would also strip U+FEFF and
+ * other Unicode spaces that are part of a value (RFC 4475 §3.1.1.2 intmeth starts a value with a BOM).
+ */
+function sliceTrimmed(s: string, from: number, to: number): string {
+  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+  return s.slice(from, to);
+}
+
 function isTokenRange(s: string, from: number, to: number): boolean {
   if (to <= from) return false;
   for (let i = from; i < to; i++) {
@@ -167,7 +177,7 @@ export function parseMessage(data: Buffer, opts?: ParseOptions): SipMessage | Si
       // Folded continuation (LWS = [*WSP CRLF] 1*WSP): joins the previous value with one SP.
       const last = values.length - 1;
       if (last < 0) return headerError('Continuation line before any header', start + pos);
-      const more = text.slice(pos, lineEnd).trim();
+      const more = sliceTrimmed(text, pos, lineEnd);
       if (more.length > 0) values[last] = values[last].length > 0 ? values[last] + ' ' + more : more;
       pos = nl + 1;
       continue;
@@ -199,7 +209,7 @@ export function parseMessage(data: Buffer, opts?: ParseOptions): SipMessage | Si
       names.push(rawName);
     }
     keys.push(key);
-    values.push(text.slice(colon + 1, lineEnd).trim());
+    values.push(sliceTrimmed(text, colon + 1, lineEnd));
     if (key === 'content-length') clCount++;
     pos = nl + 1;
   }

@@ -1,5 +1,5 @@
 /** Expires and other delta-seconds values (RFC 3261 §20.19, §25.1): 0 .. 2^32-1. */
-import { parseBoundedInt } from '../chars.js';
+import { parseBoundedInt, trimWs } from '../chars.js';
 import { SipParseError } from '../errors.js';
 
 export const MAX_DELTA_SECONDS = 2 ** 32 - 1;
@@ -9,7 +9,7 @@ export const MAX_DELTA_SECONDS = 2 ** 32 - 1;
  * them as the default (RFC 3261 §20.19 "SHOULD be treated as 3600") is the caller's policy.
  */
 export function parseExpires(text: string): number | SipParseError {
-  const n = parseBoundedInt(text.trim(), MAX_DELTA_SECONDS);
+  const n = parseBoundedInt(trimWs(text), MAX_DELTA_SECONDS);
   if (n < 0) return new SipParseError('SIP_ERR_BAD_HEADER', 'Bad header Expires: not delta-seconds', { header: 'Expires' });
   return n;
 }
