@@ -2,7 +2,7 @@
  * The management HTTP server: JSON API, OpenAPI document, Prometheus metrics, event stream, webhooks and the
  * dashboard, on one fastify instance. It talks to the presence core only through the core facade.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from '../observability/index.js';
 import { bearerChecker } from './auth.js';
@@ -21,6 +21,8 @@ import { subscriptionRoutes } from './routes/subscriptions.js';
 import { actionRoutes } from './routes/actions.js';
 import { eventRoutes } from './routes/events.js';
 import { dashboardRoutes } from './dashboard/routes.js';
+
+const MAX_PARAM_LENGTH = 1024;
 
 export interface AdminServerDeps {
   readonly core: AdminCore;
@@ -89,7 +91,15 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<AdminSer
     // Ends keep-alive connections on close so stop() does not wait for idle browsers.
     forceCloseConnections: true,
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // Errors raised before routing (bad percent-encoding, over-long parameters) in the API's own format.
+    frameworkErrors: (error, _request, reply) => {
+      const api =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new ApiError('API_ERR_URI_TOO_LONG', `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`)
+          : new ApiError('API_ERR_BAD_REQUEST', 'malformed URL (check the percent-encoding)');
+      void (reply as FastifyReply).status(api.status).type('application/json').send(errorBody(api.code, api.message));
+    },
   });
 
   await app.register(swagger, {

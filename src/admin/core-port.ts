@@ -30,6 +30,8 @@ export interface PresentityEntry {
   readonly publications: readonly PublicationInfo[];
   /** Subscriptions to this presentity and package (any status). */
   readonly watchers: number;
+  /** The composed state watchers get (before per-watcher processing), when something is published. */
+  readonly composite?: { readonly contentType: string; readonly body: string };
   readonly summary?: StatusSummary;
 }
 
@@ -41,30 +43,31 @@ export interface SubscriptionInfo {
   readonly watcher: string;
   readonly status: 'pending' | 'active' | 'terminated' | 'waiting';
   readonly reason: string | undefined;
+  /** Unix epoch milliseconds. */
   readonly expiresAt: number;
   readonly createdAt: number;
-  readonly version: number;
-  readonly accept: readonly string[];
+  /** NOTIFYs to this watcher that failed in a row. */
+  readonly notifyFailures?: number;
+  /** Dialog state (RFC 3261 section 12); the fields the core does not expose are absent. */
   readonly dialog: {
     readonly callId: string;
-    readonly localTag: string;
-    readonly remoteTag: string;
-    readonly localUri: string;
-    readonly remoteUri: string;
     readonly remoteTarget: string;
-    readonly routeSet: readonly string[];
     readonly localSeq: number;
-    readonly remoteSeq: number;
-    readonly secure: boolean;
+    readonly localTag?: string;
+    readonly remoteTag?: string;
+    readonly localUri?: string;
+    readonly remoteUri?: string;
+    readonly routeSet?: readonly string[];
+    readonly remoteSeq?: number;
+    readonly secure?: boolean;
   };
   readonly flow: {
     readonly protocol: 'udp' | 'tcp';
     readonly address: string;
     readonly port: number;
-    readonly flowId: string | undefined;
-    readonly localAddress: string;
-    readonly localPort: number;
   };
+  readonly version?: number;
+  readonly accept?: readonly string[];
 }
 
 export interface Page<T> {
@@ -100,8 +103,6 @@ export interface PublishRequest {
   readonly body: string | undefined;
   /** SIP-If-Match: refresh, modify or remove this publication (RFC 3903 section 4.2). */
   readonly etag: string | undefined;
-  /** Publisher identity shown to packages (defaults to the presentity). */
-  readonly sender: string | undefined;
 }
 
 /**
@@ -129,7 +130,8 @@ export interface CoreStatsView {
   readonly notifyQueued?: number;
   readonly publishesAccepted?: number;
   readonly publishesRejected?: number;
-  readonly [key: string]: unknown;
+  /** The core's own figures, shown as they are in GET /api/stats. */
+  readonly detail?: unknown;
 }
 
 /** Domain events of the core, as admin sees them. */
@@ -140,7 +142,6 @@ export type CoreEvent =
       readonly event: string;
       readonly publication: PublicationInfo;
       readonly oldEtag: string | undefined;
-      readonly origin: 'sip' | 'api';
     }
   | {
       readonly type: 'publication-removed';
@@ -176,8 +177,8 @@ export type CoreEvent =
     };
 
 export interface AdminCore {
-  /** Event packages the server knows, and whether each takes publications. */
-  eventPackages(): readonly { readonly name: string; readonly publishable: boolean }[];
+  /** Names of the event packages the server serves (Allow-Events). */
+  eventPackages(): readonly string[];
   listPresentities(query: PresentityQuery): Promise<Page<PresentityEntry>>;
   /** The presentity in each package (only `event` when given); empty when nothing is known of it. */
   getPresentity(uri: string, event: string | undefined): Promise<readonly PresentityEntry[]>;
@@ -224,7 +225,6 @@ export function bridgeDomainEvents(
             contentType: p.contentType,
             body: p.body,
             sender: p.sender ?? null,
-            origin: e.origin,
           });
           break;
         }

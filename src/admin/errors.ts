@@ -11,12 +11,12 @@ export const API_ERRORS = {
   API_ERR_UNAUTHORIZED: 401,
   /** The resource (presentity, subscription, route) does not exist. */
   API_ERR_NOT_FOUND: 404,
-  /** The method is not allowed on this path. */
-  API_ERR_METHOD_NOT_ALLOWED: 405,
   /** publish: the ETag given does not match a live publication (RFC 3903 section 6: 412). */
   API_ERR_ETAG_MISMATCH: 412,
   /** The request body is larger than the API accepts. */
   API_ERR_PAYLOAD_TOO_LARGE: 413,
+  /** A path parameter (URI, subscription id) is longer than the API accepts. */
+  API_ERR_URI_TOO_LONG: 414,
   /** The request body is not JSON, or publish names a content type the event package does not accept. */
   API_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   /** The event package is unknown or does not accept publications (the SIP 489). */

@@ -46,8 +46,6 @@ export interface PublishEvent extends EventCommon, PublicationView {
   readonly domain: string;
   /** The ETag this publication replaced, when it was a refresh or modification. */
   readonly oldEtag: string | null;
-  /** 'api' when published through POST /api/publish, 'sip' for a SIP PUBLISH. */
-  readonly origin: 'sip' | 'api';
 }
 
 /** A publication ended: removed by its publisher (Expires: 0) or expired. */

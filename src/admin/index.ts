@@ -1,5 +1,6 @@
 /** Public surface of the admin layer: the management HTTP server and the pieces the composition root wires. */
 export { createAdminServer, type AdminServer, type AdminServerDeps } from './admin-server.js';
+export { adaptCoreFacade, type CoreFacade } from './core-adapter.js';
 export {
   CoreRejection,
   type AdminCore,

@@ -50,6 +50,10 @@ export const PresentityDetail = z.object({
       event: z.string(),
       watchers: z.number().int(),
       publications: z.array(Publication),
+      state: z
+        .object({ contentType: z.string(), body: z.string() })
+        .nullable()
+        .describe('The composed state watchers are sent (all publications merged), null when nothing is published.'),
       summary: Summary.optional(),
     }),
   ),
@@ -66,7 +70,7 @@ export const SubscriptionItem = z.object({
   expires: z.number().int(),
   expiresAt: z.string(),
   createdAt: z.string(),
-  version: z.number().int(),
+  version: z.number().int().optional().describe('Body version counter of packages that count (watcherinfo, dialog-info).'),
 });
 
 export const SubscriptionList = z.object({
@@ -77,27 +81,25 @@ export const SubscriptionList = z.object({
 });
 
 export const SubscriptionDetail = SubscriptionItem.extend({
-  accept: z.array(z.string()),
-  dialog: z.object({
-    callId: z.string(),
-    localTag: z.string(),
-    remoteTag: z.string(),
-    localUri: z.string(),
-    remoteUri: z.string(),
-    remoteTarget: z.string(),
-    routeSet: z.array(z.string()),
-    localSeq: z.number().int(),
-    remoteSeq: z.number().int(),
-    secure: z.boolean(),
-  }),
-  flow: z.object({
-    protocol: z.enum(['udp', 'tcp']),
-    address: z.string(),
-    port: z.number().int(),
-    flowId: z.string().nullable(),
-    localAddress: z.string(),
-    localPort: z.number().int(),
-  }),
+  notifyFailures: z.number().int().optional().describe('NOTIFYs that failed in a row.'),
+  accept: z.array(z.string()).optional(),
+  dialog: z
+    .object({
+      callId: z.string(),
+      remoteTarget: z.string().describe("The watcher's Contact: Request-URI of our NOTIFYs."),
+      localSeq: z.number().int().describe('CSeq of the last NOTIFY.'),
+      localTag: z.string().optional(),
+      remoteTag: z.string().optional(),
+      localUri: z.string().optional(),
+      remoteUri: z.string().optional(),
+      routeSet: z.array(z.string()).optional(),
+      remoteSeq: z.number().int().optional(),
+      secure: z.boolean().optional(),
+    })
+    .describe('Dialog state (RFC 3261 section 12).'),
+  flow: z
+    .object({ protocol: z.enum(['udp', 'tcp']), address: z.string(), port: z.number().int() })
+    .describe('Where NOTIFYs go: the source of the last SUBSCRIBE.'),
 });
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -137,6 +139,7 @@ export function presentityDetail(uri: string, entries: readonly PresentityEntry[
         event: e.event,
         watchers: e.watchers,
         publications: e.publications.map((p) => publicationView(p, now, true)),
+        state: e.composite === undefined ? null : { contentType: e.composite.contentType, body: e.composite.body },
       };
       if (e.summary !== undefined) out.summary = { ...e.summary, activities: [...e.summary.activities] };
       return out;
@@ -145,7 +148,7 @@ export function presentityDetail(uri: string, entries: readonly PresentityEntry[
 }
 
 export function subscriptionItem(s: SubscriptionInfo, now: number): z.infer<typeof SubscriptionItem> {
-  return {
+  const item: z.infer<typeof SubscriptionItem> = {
     id: s.id,
     presentity: s.presentity,
     event: s.event,
@@ -156,15 +159,30 @@ export function subscriptionItem(s: SubscriptionInfo, now: number): z.infer<type
     expires: left(s.expiresAt, now),
     expiresAt: iso(s.expiresAt),
     createdAt: iso(s.createdAt),
-    version: s.version,
   };
+  if (s.version !== undefined) item.version = s.version;
+  return item;
 }
 
 export function subscriptionDetail(s: SubscriptionInfo, now: number): z.infer<typeof SubscriptionDetail> {
-  return {
+  const d = s.dialog;
+  const detail: z.infer<typeof SubscriptionDetail> = {
     ...subscriptionItem(s, now),
-    accept: [...s.accept],
-    dialog: { ...s.dialog, routeSet: [...s.dialog.routeSet] },
-    flow: { ...s.flow, flowId: s.flow.flowId ?? null },
+    dialog: {
+      callId: d.callId,
+      remoteTarget: d.remoteTarget,
+      localSeq: d.localSeq,
+      ...(d.localTag !== undefined && { localTag: d.localTag }),
+      ...(d.remoteTag !== undefined && { remoteTag: d.remoteTag }),
+      ...(d.localUri !== undefined && { localUri: d.localUri }),
+      ...(d.remoteUri !== undefined && { remoteUri: d.remoteUri }),
+      ...(d.routeSet !== undefined && { routeSet: [...d.routeSet] }),
+      ...(d.remoteSeq !== undefined && { remoteSeq: d.remoteSeq }),
+      ...(d.secure !== undefined && { secure: d.secure }),
+    },
+    flow: { protocol: s.flow.protocol, address: s.flow.address, port: s.flow.port },
   };
+  if (s.notifyFailures !== undefined) detail.notifyFailures = s.notifyFailures;
+  if (s.accept !== undefined) detail.accept = [...s.accept];
+  return detail;
 }

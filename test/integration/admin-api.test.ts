@@ -1,39 +1,49 @@
 /**
- * The management API through fastify inject(): every endpoint with valid and invalid input, authentication,
- * the error format, and the OpenAPI document.
+ * The management API through fastify inject() against the real presence core (MemoryStore, manual clock,
+ * NOTIFYs recorded): every endpoint with valid and invalid input, authentication, the error format, and the
+ * OpenAPI document.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdminServer, type AdminServer, type ApiEvent } from '../../src/admin/index.js';
-import { FakeCore, pidf, silentLogger } from './admin-fixtures.js';
+import { adaptCoreFacade, createAdminServer, createMetrics, type AdminServer, type ApiEvent } from '../../src/admin/index.js';
+import { makeCore, Watcher, type Harness } from '../unit/core/support.js';
+import { pidf, silentLogger } from './admin-fixtures.js';
 
 const ALICE = 'sip:alice@example.com';
 const enc = encodeURIComponent;
 
-async function server(core: FakeCore, tokens: string[] = []): Promise<AdminServer> {
+async function server(h: Harness, tokens: string[] = []): Promise<AdminServer> {
+  const now = (): number => h.clock.wallNow();
   return createAdminServer({
-    core,
+    core: adaptCoreFacade(h.core, now),
     logger: silentLogger(),
     host: '127.0.0.1',
     port: 0,
     tokens,
-    metrics: undefined,
+    now,
+    metrics: createMetrics({ defaultMetrics: false }),
     version: '0.1.0-test',
   });
 }
 
-describe('admin API (inject)', () => {
-  let core: FakeCore;
+/** A real core whose sweeper does not run by itself (so POST /api/cleanup has something to do). */
+const realCore = (): Promise<Harness> => makeCore({ config: { cleanPeriod: 1_000_000 } });
+
+describe('admin API (inject, real core)', () => {
+  let h: Harness;
   let admin: AdminServer;
   const events: ApiEvent[] = [];
 
   before(async () => {
-    core = new FakeCore();
-    admin = await server(core);
+    h = await realCore();
+    admin = await server(h);
     admin.hub.subscribe((e) => events.push(e));
     await admin.app.ready();
   });
-  after(() => admin.stop());
+  after(async () => {
+    await admin.stop();
+    await h.core.stop();
+  });
 
   const inject = (method: 'GET' | 'POST', url: string, payload?: unknown) =>
     admin.app.inject({ method, url, ...(payload !== undefined && { payload: payload as object }) });
@@ -46,15 +56,34 @@ describe('admin API (inject)', () => {
         body: pidf(ALICE, 'open'),
         expires: 7200,
       });
-      assert.equal(res.statusCode, 200);
+      assert.equal(res.statusCode, 200, res.body);
       const json = res.json();
-      assert.match(json.etag, /^e\d+$/);
-      assert.equal(json.expires, 3600, 'the core lowered the expiry');
+      assert.match(json.etag, /^[\x21-\x7e]{8,}$/);
+      assert.equal(json.expires, 3600, 'the core lowered the expiry to maxExpiresPublish');
       const publish = events.find((e) => e.type === 'publish');
       assert.ok(publish && publish.type === 'publish');
       assert.equal(publish.user, 'alice');
       assert.equal(publish.domain, 'example.com');
-      assert.equal(publish.origin, 'api');
+      assert.equal(publish.etag, json.etag);
+      assert.match(publish.body, /<basic>open<\/basic>/);
+      const stored = await inject('GET', `/api/presentities/${enc(ALICE)}?event=presence`);
+      assert.equal(stored.json().events[0].publications[0].etag, json.etag, 'stored as a SIP PUBLISH would be');
+    });
+
+    test('notifies watchers exactly as a SIP PUBLISH would', async () => {
+      const w = new Watcher({ presentity: 'sip:notified@example.com', watcher: 'sip:wn@example.com' });
+      assert.equal((await w.subscribe(h.core, 600)).status, 200);
+      const before = h.sender.notifies().length;
+      const res = await inject('POST', '/api/publish', {
+        presentity: 'sip:notified@example.com',
+        contentType: 'application/pidf+xml',
+        body: pidf('sip:notified@example.com', 'open', 'on-the-phone'),
+      });
+      assert.equal(res.statusCode, 200);
+      await new Promise((r) => setImmediate(r));
+      const notifies = h.sender.notifies().slice(before);
+      assert.equal(notifies.length, 1);
+      assert.match(notifies[0]!.request.body.toString(), /on-the-phone/);
     });
 
     test('refresh with the entity-tag gets a new one; a stale entity-tag gets 412', async () => {
@@ -62,6 +91,10 @@ describe('admin API (inject)', () => {
       const refreshed = await inject('POST', '/api/publish', { presentity: 'sip:r@example.com', etag: first.etag });
       assert.equal(refreshed.statusCode, 200);
       assert.notEqual(refreshed.json().etag, first.etag);
+      const event = events.find((e) => e.type === 'publish' && e.etag === refreshed.json().etag);
+      assert.ok(event && event.type === 'publish');
+      assert.equal(event.oldEtag, first.etag);
+      assert.match(event.body, /<basic>open/, 'a refresh event still carries the body');
       const stale = await inject('POST', '/api/publish', { presentity: 'sip:r@example.com', etag: first.etag });
       assert.equal(stale.statusCode, 412);
       assert.equal(stale.json().error.code, 'API_ERR_ETAG_MISMATCH');
@@ -97,19 +130,20 @@ describe('admin API (inject)', () => {
       });
     }
 
-    test('422 for an unknown or non-publishable event package', async () => {
+    test('422 for an event package the server does not serve', async () => {
       const unknown = await inject('POST', '/api/publish', { presentity: ALICE, event: 'weather', body: 'x', contentType: 'text/plain' });
       assert.equal(unknown.statusCode, 422);
       assert.equal(unknown.json().error.code, 'API_ERR_UNKNOWN_EVENT');
-      const winfo = await inject('POST', '/api/publish', { presentity: ALICE, event: 'presence.winfo', body: 'x', contentType: 'text/plain' });
-      assert.equal(winfo.statusCode, 422);
-      assert.match(winfo.json().error.message, /does not accept publications/);
+      assert.match(unknown.json().error.message, /known: presence/);
     });
 
-    test('415 when the core refuses the media type', async () => {
+    test('415 when the package refuses the media type, 400 when it refuses the body', async () => {
       const res = await inject('POST', '/api/publish', { presentity: ALICE, body: 'hi', contentType: 'text/plain' });
       assert.equal(res.statusCode, 415);
       assert.equal(res.json().error.code, 'API_ERR_UNSUPPORTED_MEDIA_TYPE');
+      const bad = await inject('POST', '/api/publish', { presentity: ALICE, body: '<presence', contentType: 'application/pidf+xml' });
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.json().error.message, /^400 /);
     });
 
     test('bodies that are not JSON: 415 for another media type, 400 for broken JSON, 413 when too large', async () => {
@@ -139,7 +173,6 @@ describe('admin API (inject)', () => {
       ] as const) {
         await inject('POST', '/api/publish', { presentity: uri, contentType: 'application/pidf+xml', body: pidf(uri, basic) });
       }
-      await inject('POST', '/api/publish', { presentity: 'sip:bob@example.com', event: 'dialog', contentType: 'application/dialog-info+xml', body: '<dialog-info/>' });
     });
 
     test('lists with totals, without bodies unless asked', async () => {
@@ -158,8 +191,10 @@ describe('admin API (inject)', () => {
     });
 
     test('filters by event, domain and URI pattern', async () => {
-      const dialog = (await inject('GET', '/api/presentities?event=dialog')).json();
-      assert.deepEqual(dialog.items.map((i: { uri: string }) => i.uri), ['sip:bob@example.com']);
+      const presence = (await inject('GET', '/api/presentities?event=presence&limit=1000')).json();
+      assert.ok(presence.items.some((i: { uri: string }) => i.uri === 'sip:bob@example.com'));
+      const none = (await inject('GET', '/api/presentities?event=dialog')).json();
+      assert.deepEqual(none, { items: [], total: 0, limit: 100, offset: 0 });
       const org = (await inject('GET', '/api/presentities?domain=EXAMPLE.org')).json();
       assert.deepEqual(org.items.map((i: { uri: string }) => i.uri).sort(), ['sip:carol@example.org', 'sip:dave@example.org']);
       const glob = (await inject('GET', '/api/presentities?uri=' + enc('sip:?ave@*'))).json();
@@ -194,18 +229,22 @@ describe('admin API (inject)', () => {
       });
     }
 
-    test('one presentity: publications with bodies and entity-tags, per package', async () => {
+    test('one presentity: publications with bodies and entity-tags, and the composed state', async () => {
       const res = await inject('GET', `/api/presentities/${enc('sip:bob@example.com')}`);
       assert.equal(res.statusCode, 200);
       const json = res.json();
       assert.equal(json.uri, 'sip:bob@example.com');
-      assert.deepEqual(json.events.map((e: { event: string }) => e.event).sort(), ['dialog', 'presence']);
-      const presence = json.events.find((e: { event: string }) => e.event === 'presence');
+      assert.equal(json.user, 'bob');
+      assert.deepEqual(json.events.map((e: { event: string }) => e.event), ['presence']);
+      const presence = json.events[0];
       assert.match(presence.publications[0].body, /closed/);
-      assert.match(presence.publications[0].etag, /^e\d+$/);
-      assert.ok(presence.publications[0].expires > 0);
-      const only = (await inject('GET', `/api/presentities/${enc('sip:bob@example.com')}?event=dialog`)).json();
-      assert.deepEqual(only.events.map((e: { event: string }) => e.event), ['dialog']);
+      assert.equal(typeof presence.publications[0].etag, 'string');
+      assert.equal(presence.publications[0].expires, 3600);
+      assert.equal(presence.state.contentType, 'application/pidf+xml');
+      assert.match(presence.state.body, /<basic>closed<\/basic>/);
+      const only = await inject('GET', `/api/presentities/${enc('sip:bob@example.com')}?event=presence`);
+      assert.equal(only.statusCode, 200);
+      assert.equal((await inject('GET', `/api/presentities/${enc('sip:bob@example.com')}?event=dialog`)).statusCode, 404);
     });
 
     test('404 for an unknown presentity, 400 for a malformed URI', async () => {
@@ -219,53 +258,81 @@ describe('admin API (inject)', () => {
   });
 
   describe('subscriptions (subs_phtable_list)', () => {
-    before(() => {
-      core.addSubscription('sip:bob@example.com', 'sip:w1@example.com', 'id-1');
-      core.addSubscription('sip:bob@example.com', 'sip:w2@example.com', 'id/2;odd');
-      core.addSubscription('sip:carol@example.org', 'sip:w1@example.com', 'id-3');
+    const ids: Record<string, string> = {};
+    before(async () => {
+      for (const [presentity, watcher] of [
+        ['sip:bob@example.com', 'sip:w1@example.com'],
+        ['sip:bob@example.com', 'sip:w2@example.com'],
+        ['sip:carol@example.org', 'sip:w1@example.com'],
+      ] as const) {
+        const w = new Watcher({ presentity, watcher });
+        assert.equal((await w.subscribe(h.core, 600)).status, 200);
+      }
+      const list = (await inject('GET', '/api/subscriptions?limit=1000')).json();
+      for (const s of list.items) ids[`${s.presentity} ${s.watcher}`] = s.id;
     });
 
-    test('lists and filters by presentity and watcher', async () => {
-      const all = (await inject('GET', '/api/subscriptions')).json();
-      assert.equal(all.total, 3);
+    test('lists and filters by presentity, watcher and status', async () => {
       const bob = (await inject('GET', `/api/subscriptions?presentity=${enc('sip:bob@example.com')}`)).json();
-      assert.deepEqual(bob.items.map((s: { id: string }) => s.id).sort(), ['id-1', 'id/2;odd']);
+      assert.deepEqual(bob.items.map((s: { watcher: string }) => s.watcher).sort(), ['sip:w1@example.com', 'sip:w2@example.com']);
+      assert.equal(bob.total, 2);
       const w1 = (await inject('GET', `/api/subscriptions?watcher=${enc('sip:w1@example.com')}&status=active`)).json();
       assert.equal(w1.total, 2);
       assert.equal(w1.items[0].status, 'active');
-      assert.ok(w1.items[0].expires > 0);
+      assert.equal(w1.items[0].event, 'presence');
+      assert.equal(w1.items[0].expires, 600);
       assert.equal(w1.items[0].dialog, undefined, 'the list leaves dialog details out');
+      const pending = (await inject('GET', '/api/subscriptions?status=pending')).json();
+      assert.equal(pending.total, 0);
+      const page = (await inject('GET', '/api/subscriptions?limit=1&offset=1')).json();
+      assert.equal(page.items.length, 1);
+      assert.ok(page.total >= 3);
     });
 
-    test('one subscription with its dialog, by percent-encoded id', async () => {
-      const res = await inject('GET', `/api/subscriptions/${enc('id/2;odd')}`);
+    test('one subscription with its dialog and flow, by percent-encoded id', async () => {
+      const id = ids['sip:bob@example.com sip:w2@example.com']!;
+      const res = await inject('GET', `/api/subscriptions/${enc(id)}`);
       assert.equal(res.statusCode, 200);
       const json = res.json();
+      assert.equal(json.id, id);
       assert.equal(json.watcher, 'sip:w2@example.com');
-      assert.equal(json.dialog.callId, 'id/2;odd@127.0.0.1');
-      assert.equal(json.flow.protocol, 'udp');
-      assert.equal(json.flow.flowId, null);
+      assert.match(json.dialog.callId, /@test$/);
+      assert.equal(json.dialog.remoteTarget, 'sip:bob@192.0.2.10:5070');
+      assert.ok(json.dialog.localSeq >= 1, 'the initial NOTIFY used a CSeq');
+      assert.deepEqual(json.flow, { protocol: 'udp', address: '192.0.2.10', port: 5070 });
     });
 
     test('404 for an unknown id, 400 for bad filters', async () => {
-      assert.equal((await inject('GET', '/api/subscriptions/nope')).statusCode, 404);
+      const missing = await inject('GET', '/api/subscriptions/nope');
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.json().error.code, 'API_ERR_NOT_FOUND');
       const bad = await inject('GET', '/api/subscriptions?status=sleeping');
       assert.equal(bad.statusCode, 400);
       assert.match(bad.json().error.message, /query parameter status: expected pending, active, terminated or waiting/);
       assert.equal((await inject('GET', '/api/subscriptions?presentity=bob')).statusCode, 400);
+      const long = await inject('GET', `/api/subscriptions/${'x'.repeat(1100)}`);
+      assert.equal(long.statusCode, 414);
+      assert.deepEqual(long.json(), { error: { code: 'API_ERR_URI_TOO_LONG', message: 'a path parameter is longer than 1024 characters' } });
+      const badEscape = await inject('GET', '/api/subscriptions/%E0%A4%A');
+      assert.equal(badEscape.statusCode, 400);
+      assert.equal(badEscape.json().error.code, 'API_ERR_BAD_REQUEST');
     });
   });
 
   describe('actions', () => {
-    test('refreshWatchers: type 0 and 1, default type 1', async () => {
+    test('refreshWatchers re-sends NOTIFY to every watcher (type 0 and 1, default 1)', async () => {
+      const before = h.sender.notifies().length;
       const res = await inject('POST', `/api/presentities/${enc('sip:bob@example.com')}/refresh`, { event: 'presence', type: 0 });
       assert.equal(res.statusCode, 200);
       assert.deepEqual(res.json(), { notified: 2 });
-      await inject('POST', `/api/presentities/${enc('sip:bob@example.com')}/refresh`, {});
-      assert.deepEqual(core.refreshCalls.slice(-2), [
-        ['sip:bob@example.com', 'presence', 0],
-        ['sip:bob@example.com', 'presence', 1],
-      ]);
+      const again = await inject('POST', `/api/presentities/${enc('sip:bob@example.com')}/refresh`, {});
+      assert.deepEqual(again.json(), { notified: 2 });
+      await new Promise((r) => setImmediate(r));
+      const sent = h.sender.notifies().slice(before);
+      assert.equal(sent.length, 4);
+      assert.ok(sent.every((n) => /<basic>closed<\/basic>/.test(n.request.body.toString())));
+      const nobody = await inject('POST', `/api/presentities/${enc('sip:nobody@example.com')}/refresh`, {});
+      assert.deepEqual(nobody.json(), { notified: 0 });
     });
 
     test('refreshWatchers: 400 for type 2, 422 for an unknown package', async () => {
@@ -276,12 +343,22 @@ describe('admin API (inject)', () => {
       assert.equal(unknown.statusCode, 422);
     });
 
-    test('cleanup runs the sweep', async () => {
-      const before = core.cleanupCalls;
+    test('cleanup removes what expired, now', async () => {
+      assert.deepEqual((await inject('POST', '/api/cleanup')).json(), { publications: 0, subscriptions: 0 });
+      const short = await inject('POST', '/api/publish', {
+        presentity: 'sip:brief@example.com',
+        contentType: 'application/pidf+xml',
+        body: pidf('sip:brief@example.com', 'open'),
+        expires: 60,
+      });
+      assert.equal(short.json().expires, 60);
+      // Past its expiry, but the periodic sweep has not run (cleanPeriod is huge here).
+      h.clock.advance(61_000);
       const res = await inject('POST', '/api/cleanup');
       assert.equal(res.statusCode, 200);
-      assert.deepEqual(res.json(), { publications: 0, subscriptions: 0 });
-      assert.equal(core.cleanupCalls, before + 1);
+      assert.equal(res.json().publications, 1);
+      assert.equal((await inject('GET', `/api/presentities/${enc('sip:brief@example.com')}`)).statusCode, 404);
+      assert.ok(events.some((e) => e.type === 'unpublish' && e.presentity === 'sip:brief@example.com' && e.reason === 'expired'));
     });
 
     test('expose emits one exposed event per matching publication', async () => {
@@ -294,7 +371,9 @@ describe('admin API (inject)', () => {
       assert.deepEqual(seen.map((e) => e.type), ['exposed', 'exposed']);
       assert.deepEqual(seen.map((e) => e.presentity).sort(), ['sip:carol@example.org', 'sip:dave@example.org']);
       const e = seen[0]!;
-      assert.ok(e.type === 'exposed' && e.body.includes('<basic>open</basic>') && e.etag.startsWith('e'));
+      assert.ok(e.type === 'exposed' && e.body.includes('<basic>open</basic>') && e.etag.length > 0);
+      const all = (await inject('POST', '/api/expose', {})).json();
+      assert.ok(all.exposed >= 4, 'no filter: every presence publication');
     });
 
     test('expose: 400 for an invalid regular expression, 422 for an unknown package', async () => {
@@ -308,7 +387,8 @@ describe('admin API (inject)', () => {
       const res = await inject('GET', '/api/stats');
       assert.equal(res.statusCode, 200);
       const json = res.json();
-      assert.equal(json.core.notifySent, 7);
+      assert.ok(json.core.notifySent > 0);
+      assert.equal(json.core.presentitiesByEvent.presence, json.core.detail.events.presence.presentities);
       assert.ok(json.api.events.published > 0);
       assert.equal(json.api.sse.open, 0);
     });
@@ -343,11 +423,16 @@ describe('admin API (inject)', () => {
 
 describe('authentication', () => {
   let admin: AdminServer;
+  let h: Harness;
   before(async () => {
-    admin = await server(new FakeCore(), ['s3cret', 'other-token']);
+    h = await realCore();
+    admin = await server(h, ['s3cret', 'other-token']);
     await admin.app.ready();
   });
-  after(() => admin.stop());
+  after(async () => {
+    await admin.stop();
+    await h.core.stop();
+  });
 
   test('API routes need a configured bearer token', async () => {
     const none = await admin.app.inject({ method: 'GET', url: '/api/presentities' });
@@ -391,12 +476,17 @@ describe('OpenAPI document', () => {
     components: { securitySchemes: Record<string, unknown> };
   };
   let admin: AdminServer;
+  let h: Harness;
   before(async () => {
-    admin = await server(new FakeCore());
+    h = await realCore();
+    admin = await server(h);
     await admin.app.ready();
     doc = (await admin.app.inject({ method: 'GET', url: '/openapi.json' })).json();
   });
-  after(() => admin.stop());
+  after(async () => {
+    await admin.stop();
+    await h.core.stop();
+  });
 
   test('is OpenAPI 3.0 with info, security scheme and paths', () => {
     assert.match(doc.openapi, /^3\.0\.\d+$/);

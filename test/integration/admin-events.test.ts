@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAdminServer, type AdminServer } from '../../src/admin/index.js';
-import { FakeCore, openSse, pidf, silentLogger } from './admin-fixtures.js';
+import type { AdminServer } from '../../src/admin/index.js';
+import { adminOnRealCore, openSse, pidf } from './admin-fixtures.js';
 
 const BOB = 'sip:bob@example.com';
 
@@ -27,18 +27,12 @@ async function publish(admin: AdminServer, presentity: string, basic: 'open' | '
 describe('GET /events (Server-Sent Events)', () => {
   let admin: AdminServer;
   let base: string;
+  let stop: () => Promise<void>;
   before(async () => {
-    admin = await createAdminServer({
-      core: new FakeCore(),
-      logger: silentLogger(),
-      host: '127.0.0.1',
-      port: 0,
-      tokens: ['tok'],
-      sse: { maxStreams: 3 },
-    });
+    ({ admin, stop } = await adminOnRealCore({ tokens: ['tok'], sse: { maxStreams: 3 } }));
     base = await admin.start();
   });
-  after(() => admin.stop());
+  after(() => stop());
 
   test('delivers a publish event with id, type and the publication', async () => {
     const sse = await openSse(`${base}/events`, { authorization: 'Bearer tok' });
@@ -126,11 +120,11 @@ async function statsOpen(admin: AdminServer): Promise<number> {
 }
 
 test('stop() ends open event streams', async () => {
-  const admin = await createAdminServer({ core: new FakeCore(), logger: silentLogger(), host: '127.0.0.1', port: 0, tokens: [] });
+  const { admin, stop } = await adminOnRealCore();
   const base = await admin.start();
   const sse = await openSse(`${base}/events`);
   const ended = new Promise<void>((resolve) => sse.res.on('close', () => resolve()));
-  await admin.stop();
+  await stop();
   await ended;
   assert.equal(sse.res.complete, true, 'the stream ended cleanly');
 });
@@ -170,12 +164,7 @@ async function receiver(statuses: number[], opts: { hang?: boolean } = {}) {
 describe('webhooks', () => {
   test('retries 5xx with back-off until delivered, and signs each POST', async () => {
     const hook = await receiver([500, 503]);
-    const admin = await createAdminServer({
-      core: new FakeCore(),
-      logger: silentLogger(),
-      host: '127.0.0.1',
-      port: 0,
-      tokens: [],
+    const { admin, stop } = await adminOnRealCore({
       webhooks: [{ url: hook.url, secret: 'shh' }],
       webhookOptions: { baseDelayMs: 5, maxDelayMs: 20 },
     });
@@ -201,7 +190,7 @@ describe('webhooks', () => {
       assert.equal(last.headers['x-presenced-signature'], expected);
       assert.equal(hook.hits[0]!.body, last.body, 'a retry sends the same event');
     } finally {
-      await admin.stop();
+      await stop();
       await hook.close();
     }
   });
@@ -209,12 +198,7 @@ describe('webhooks', () => {
   test('a 4xx answer is final; after maxAttempts a 5xx target is given up', async () => {
     const hook = await receiver([400, 500, 500]);
     const gaveUp: Array<{ attempts: number; lastError: string }> = [];
-    const admin = await createAdminServer({
-      core: new FakeCore(),
-      logger: silentLogger(),
-      host: '127.0.0.1',
-      port: 0,
-      tokens: [],
+    const { admin, stop } = await adminOnRealCore({
       webhooks: [{ url: hook.url }],
       webhookOptions: { baseDelayMs: 2, maxAttempts: 2, onGiveUp: (i) => gaveUp.push(i) },
     });
@@ -229,19 +213,14 @@ describe('webhooks', () => {
       assert.equal(hook.hits.length, 3, 'one POST for the 400, two for the 500s');
       assert.deepEqual(gaveUp.map((g) => g.lastError), ['HTTP 400', 'HTTP 500']);
     } finally {
-      await admin.stop();
+      await stop();
       await hook.close();
     }
   });
 
   test('a target that does not answer fills its bounded queue; the oldest waiting events are dropped and counted', async () => {
     const hook = await receiver([], { hang: true });
-    const admin = await createAdminServer({
-      core: new FakeCore(),
-      logger: silentLogger(),
-      host: '127.0.0.1',
-      port: 0,
-      tokens: [],
+    const { admin, stop } = await adminOnRealCore({
       webhooks: [{ url: hook.url }],
       webhookOptions: { maxQueue: 3, timeoutMs: 60_000 },
     });
@@ -254,7 +233,7 @@ describe('webhooks', () => {
       const metrics = (await admin.app.inject({ method: 'GET', url: '/metrics' })).body;
       assert.match(metrics, /^presenced_webhook_dropped_total 7$/m);
     } finally {
-      await admin.stop();
+      await stop();
       await hook.close();
     }
     assert.equal(admin.webhookStats().queued, 0, 'stop() discards the queue');

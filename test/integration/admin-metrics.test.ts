@@ -1,8 +1,8 @@
 /** GET /metrics: Prometheus exposition of every layer's stats, read at scrape time, and the store write histogram. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdminServer, createMetrics, instrumentStoreWrites } from '../../src/admin/index.js';
-import { FakeCore, silentLogger } from './admin-fixtures.js';
+import { createMetrics, instrumentStoreWrites } from '../../src/admin/index.js';
+import { adminOnRealCore, pidf } from './admin-fixtures.js';
 
 /** A store-like object keeping state in #private fields, as the real adapters do. */
 class PrivateStore {
@@ -27,11 +27,7 @@ test('exports SIP, NOTIFY, presentity, transaction, store, transport and process
   await store.write([1, 2]);
   store.failNext();
   await assert.rejects(store.write([3]), /disk full/);
-  const admin = await createAdminServer({
-    core: new FakeCore(),
-    logger: silentLogger(),
-    host: '127.0.0.1',
-    port: 0,
+  const { admin, stop } = await adminOnRealCore({
     tokens: ['t'],
     metrics,
     stats: {
@@ -53,6 +49,13 @@ test('exports SIP, NOTIFY, presentity, transaction, store, transport and process
     },
   });
   try {
+    const published = await admin.app.inject({
+      method: 'POST',
+      url: '/api/publish',
+      headers: { authorization: 'Bearer t' },
+      payload: { presentity: 'sip:m@example.com', contentType: 'application/pidf+xml', body: pidf('sip:m@example.com', 'open') },
+    });
+    assert.equal(published.statusCode, 200);
     const res = await admin.app.inject({ method: 'GET', url: '/metrics' });
     assert.equal(res.statusCode, 200, 'open without a token');
     assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
@@ -64,8 +67,11 @@ test('exports SIP, NOTIFY, presentity, transaction, store, transport and process
       /^presenced_sip_responses_received_total\{method="NOTIFY",code="481"\} 1$/m,
       /^presenced_sip_transactions\{kind="server"\} 4$/m,
       /^presenced_sip_requests_retransmitted_total 6$/m,
-      /^presenced_notify_sent_total 7$/m,
-      /^presenced_presentities\{event="presence"\} 0$/m,
+      /^presenced_notify_sent_total 0$/m,
+      /^presenced_notify_failed_total 0$/m,
+      /^presenced_presentities\{event="presence"\} 1$/m,
+      /^presenced_publications\{event="presence"\} 1$/m,
+      /^presenced_publish_accepted_total 1$/m,
       /^presenced_udp_datagrams_received_total 12$/m,
       /^presenced_tcp_connections 3$/m,
       /^presenced_store_commits_total 2$/m,
@@ -81,22 +87,16 @@ test('exports SIP, NOTIFY, presentity, transaction, store, transport and process
     ];
     for (const re of expect) assert.match(text, re);
     assert.equal(scrapesOfTransaction, 1, 'a source is read once per scrape, whatever the number of its metrics');
-    assert.doesNotMatch(text, /presenced_notify_failed_total \d/, 'fields the core does not report are not invented');
+    assert.doesNotMatch(text, /presenced_transport_send_errors_total/, 'fields a layer does not report are not invented');
     await admin.app.inject({ method: 'GET', url: '/metrics' });
     assert.equal(scrapesOfTransaction, 2);
   } finally {
-    await admin.stop();
+    await stop();
   }
 });
 
 test('counts API events by type and package, and survives a failing stats source', async () => {
-  const admin = await createAdminServer({
-    core: new FakeCore(),
-    logger: silentLogger(),
-    host: '127.0.0.1',
-    port: 0,
-    tokens: [],
-    metrics: createMetrics({ defaultMetrics: false }),
+  const { admin, stop } = await adminOnRealCore({
     stats: {
       transport: () => {
         throw new Error('boom');
@@ -107,13 +107,13 @@ test('counts API events by type and package, and survives a failing stats source
     await admin.app.inject({
       method: 'POST',
       url: '/api/publish',
-      payload: { presentity: 'sip:a@example.com', contentType: 'application/pidf+xml', body: '<presence/>' },
+      payload: { presentity: 'sip:a@example.com', contentType: 'application/pidf+xml', body: pidf('sip:a@example.com', 'closed') },
     });
     const text = (await admin.app.inject({ method: 'GET', url: '/metrics' })).body;
     assert.match(text, /^presenced_api_events_total\{type="publish",event="presence"\} 1$/m);
     assert.match(text, /^presenced_metrics_source_errors_total\{source="transport"\} 1$/m);
     assert.doesNotMatch(text, /^process_cpu/m, 'default metrics can be turned off');
   } finally {
-    await admin.stop();
+    await stop();
   }
 });

@@ -41,7 +41,6 @@ const PublishBody = z
       .regex(/^[\x21-\x7e]+$/, { error: 'expected an entity-tag as returned by a previous publish' })
       .optional()
       .describe('Entity-tag of the publication to refresh, modify or remove (RFC 3903 SIP-If-Match).'),
-    sender: Uri.optional().describe('Publisher identity; defaults to the presentity.'),
   })
   .superRefine((b, ctx) => {
     // RFC 3903 section 4: initial = body without etag; refresh = etag without body; modify = both; remove = etag, expires 0.
@@ -63,7 +62,8 @@ function rejection(error: unknown): never {
   if (!(error instanceof CoreRejection)) throw error;
   const s = error.sipStatus;
   if (s === 412) throw new ApiError('API_ERR_ETAG_MISMATCH', error.message);
-  if (s === 489) throw new ApiError('API_ERR_UNKNOWN_EVENT', error.message);
+  if (s === 489) throw new ApiError('API_ERR_UNKNOWN_EVENT', `the event package does not accept publications (${error.message})`);
+  if (s === 503) throw new ApiError('API_ERR_NOT_READY', error.message);
   if (s === 415) throw new ApiError('API_ERR_UNSUPPORTED_MEDIA_TYPE', error.message);
   if (s === 404) throw new ApiError('API_ERR_NOT_FOUND', error.message);
   if (s >= 400 && s < 500) throw new ApiError('API_ERR_BAD_REQUEST', error.message);
@@ -71,11 +71,10 @@ function rejection(error: unknown): never {
 }
 
 export function actionRoutes(ctx: AdminContext): void {
-  const knownEvent = (event: string, publishable = false): void => {
-    const pkg = ctx.core.eventPackages().find((p) => p.name === event);
-    if (pkg === undefined) throw new ApiError('API_ERR_UNKNOWN_EVENT', `unknown event package ${event}`);
-    if (publishable && !pkg.publishable) {
-      throw new ApiError('API_ERR_UNKNOWN_EVENT', `event package ${event} does not accept publications`);
+  // Whether a package takes publications is the core's decision (489 from publish, mapped to 422).
+  const knownEvent = (event: string): void => {
+    if (!ctx.core.eventPackages().includes(event)) {
+      throw new ApiError('API_ERR_UNKNOWN_EVENT', `unknown event package ${event} (known: ${ctx.core.eventPackages().join(', ')})`);
     }
   };
 
@@ -203,7 +202,7 @@ export function actionRoutes(ctx: AdminContext): void {
       ...errorResponses(400, 401, 412, 415, 422),
     },
     handler: async ({ body }) => {
-      knownEvent(body.event, true);
+      knownEvent(body.event);
       try {
         const r = await ctx.core.publish({
           presentity: body.presentity,
@@ -212,7 +211,6 @@ export function actionRoutes(ctx: AdminContext): void {
           contentType: body.contentType,
           body: body.body,
           etag: body.etag,
-          sender: body.sender,
         });
         return { etag: r.etag, expires: r.expires };
       } catch (error) {

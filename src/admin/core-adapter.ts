@@ -1,0 +1,236 @@
+/**
+ * Adapts the presence core's management facade (PresenceCore) to the admin port. Where the facade does not
+ * offer something the API needs (totals, domain and URI filters, a subscription by id), the adapter derives it
+ * from the facade's lists; these scans are O(presentities) or O(subscriptions) per API call, fine for an
+ * operator's API and kept out of SIP hot paths.
+ */
+import type { CoreEvent as FacadeEvent, CoreStats, PresenceCore, SubscriptionInfo as FacadeSubscription } from '../core/index.js';
+import {
+  CoreRejection,
+  type AdminCore,
+  type CoreEvent,
+  type CoreStatsView,
+  type PresentityEntry,
+  type PublicationInfo,
+  type SubscriptionInfo,
+} from './core-port.js';
+import { splitAor } from './uri-pattern.js';
+
+/** The facade methods the adapter uses; PresenceCore has them all. */
+export type CoreFacade = Pick<
+  PresenceCore,
+  | 'allowEvents'
+  | 'listPresentities'
+  | 'getPresentity'
+  | 'listSubscriptions'
+  | 'publish'
+  | 'refreshWatchers'
+  | 'cleanup'
+  | 'stats'
+  | 'onEvent'
+>;
+
+const ALL = Number.MAX_SAFE_INTEGER;
+
+function subscription(s: FacadeSubscription): SubscriptionInfo {
+  return {
+    id: s.id,
+    presentity: s.presentity,
+    event: s.event,
+    eventId: s.eventId,
+    watcher: s.watcher,
+    status: s.status,
+    reason: s.reason,
+    expiresAt: s.expiresAt,
+    createdAt: s.createdAt,
+    notifyFailures: s.notifyFailures,
+    dialog: { callId: s.callId, remoteTarget: s.remoteTarget, localSeq: s.localSeq },
+    flow: { protocol: s.flow.protocol, address: s.flow.address, port: s.flow.port },
+  };
+}
+
+function statsView(s: CoreStats): CoreStatsView {
+  const presentities: Record<string, number> = {};
+  const publications: Record<string, number> = {};
+  const subscriptions: Record<string, number> = {};
+  let pending = 0;
+  for (const [event, c] of Object.entries(s.events)) {
+    presentities[event] = c.presentities;
+    publications[event] = c.publications;
+    subscriptions[event] = c.subscriptions;
+    pending += c.pending;
+  }
+  return {
+    presentitiesByEvent: presentities,
+    publicationsByEvent: publications,
+    subscriptionsByEvent: subscriptions,
+    subscriptionsByStatus: { active: s.subscriptions - pending, pending },
+    notifySent: s.notify.sent,
+    notifyFailed: s.notify.failed,
+    notifyQueued: s.notify.queued,
+    publishesAccepted: s.publish.accepted,
+    publishesRejected: s.publish.rejected,
+    detail: s,
+  };
+}
+
+export function adaptCoreFacade(core: CoreFacade, now: () => number = Date.now): AdminCore {
+  const entry = (presentity: string, event: string): PresentityEntry | undefined => {
+    const d = core.getPresentity(presentity, event);
+    if (d === undefined) return undefined;
+    const out: PresentityEntry = {
+      presentity: d.presentity,
+      event: d.event,
+      watchers: d.subscriptions,
+      publications: d.publicationList.map(
+        (p): PublicationInfo => ({
+          etag: p.etag,
+          expiresAt: p.expiresAt,
+          receivedAt: p.receivedAt,
+          contentType: p.contentType,
+          body: p.body,
+          sender: p.sender,
+        }),
+      ),
+      ...(d.composite !== undefined && { composite: { contentType: d.composite.contentType, body: d.composite.body } }),
+    };
+    return out;
+  };
+
+  const publicationOf = (presentity: string, event: string, etag: string): PublicationInfo | undefined =>
+    entry(presentity, event)?.publications.find((p) => p.etag === etag);
+
+  const mapEvent = (e: FacadeEvent): CoreEvent | undefined => {
+    switch (e.type) {
+      case 'publication-changed': {
+        if (e.change === 'removed') {
+          return { type: 'publication-removed', presentity: e.presentity, event: e.event, etag: e.etag, reason: 'removed' };
+        }
+        // A refresh carries no body in the domain event: the API's publish event always does, so read it back.
+        const stored = publicationOf(e.presentity, e.event, e.etag);
+        const t = now();
+        const publication: PublicationInfo = stored ?? {
+          etag: e.etag,
+          expiresAt: t + e.expires * 1000,
+          receivedAt: t,
+          contentType: e.contentType ?? '',
+          body: e.body ?? '',
+          sender: undefined,
+        };
+        return { type: 'publication-changed', presentity: e.presentity, event: e.event, publication, oldEtag: e.oldEtag };
+      }
+      case 'publication-expired':
+        return { type: 'publication-removed', presentity: e.presentity, event: e.event, etag: e.etag, reason: 'expired' };
+      case 'subscription-created':
+        return {
+          type: 'subscription-created',
+          presentity: e.presentity,
+          event: e.event,
+          id: e.id,
+          watcher: e.watcher,
+          status: e.status,
+          expiresAt: now() + e.expires * 1000,
+        };
+      case 'subscription-terminated':
+        return {
+          type: 'subscription-terminated',
+          presentity: e.presentity,
+          event: e.event,
+          id: e.id,
+          watcher: e.watcher,
+          reason: e.reason,
+        };
+      case 'notify-failed':
+        return {
+          type: 'notify-failed',
+          presentity: e.presentity,
+          event: e.event,
+          id: e.subscriptionId,
+          watcher: e.watcher,
+          status: e.status,
+        };
+      default:
+        return undefined;
+    }
+  };
+
+  return {
+    eventPackages: () => core.allowEvents(),
+
+    async listPresentities(q) {
+      const all = core
+        .listPresentities({ ...(q.event !== undefined && { event: q.event }), limit: ALL, offset: 0 })
+        .filter(
+          (p) =>
+            (q.domain === undefined || splitAor(p.presentity).domain === q.domain) &&
+            (q.match === undefined || q.match(p.presentity)),
+        );
+      const items: PresentityEntry[] = [];
+      for (const p of all.slice(q.offset, q.offset + q.limit)) {
+        const e = entry(p.presentity, p.event);
+        if (e !== undefined) items.push(e);
+      }
+      return { items, total: all.length };
+    },
+
+    async getPresentity(uri, event) {
+      const events = event === undefined ? core.allowEvents() : [event];
+      const out: PresentityEntry[] = [];
+      for (const ev of events) {
+        const e = entry(uri, ev);
+        if (e !== undefined) out.push(e);
+      }
+      return out;
+    },
+
+    async listSubscriptions(q) {
+      const all = core
+        .listSubscriptions({
+          ...(q.presentity !== undefined && { presentity: q.presentity }),
+          ...(q.event !== undefined && { event: q.event }),
+          limit: ALL,
+          offset: 0,
+        })
+        .filter((s) => (q.watcher === undefined || s.watcher === q.watcher) && (q.status === undefined || s.status === q.status));
+      return { items: all.slice(q.offset, q.offset + q.limit).map(subscription), total: all.length };
+    },
+
+    async getSubscription(id) {
+      const s = core.listSubscriptions({ limit: ALL, offset: 0 }).find((x) => x.id === id);
+      return s === undefined ? undefined : subscription(s);
+    },
+
+    async publish(r) {
+      const result = await core.publish({
+        presentity: r.presentity,
+        event: r.event,
+        expires: r.expires,
+        ...(r.contentType !== undefined && { contentType: r.contentType }),
+        ...(r.body !== undefined && { body: r.body }),
+        ...(r.etag !== undefined && { etag: r.etag }),
+      });
+      if (!result.ok) throw new CoreRejection(result.status, `${result.status} ${result.reason}`);
+      return { etag: result.etag, expires: result.expires };
+    },
+
+    async refreshWatchers(presentity, event) {
+      // Type 0 (re-evaluate authorization) and type 1 both re-send the current state: the facade has one
+      // refresh; authorization is re-checked when the core gains rules (pres-rules, a later issue).
+      return { notified: core.refreshWatchers(presentity, event) };
+    },
+
+    async cleanup() {
+      const r = core.cleanup();
+      return { publications: r.publications, subscriptions: r.subscriptions };
+    },
+
+    stats: () => statsView(core.stats()),
+
+    onEvent(listener) {
+      return core.onEvent((e) => {
+        const mapped = mapEvent(e);
+        if (mapped !== undefined) listener(mapped);
+      });
+    },
+  };
+}
