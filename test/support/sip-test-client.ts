@@ -368,7 +368,7 @@ export class SipTestClient {
     return this.#wait(this.#requestWaiters, match, timeoutMs, `a ${method ?? 'request'} from the server`);
   }
 
-  /** Resolves true if a request of `method` arrives within `ms`, without consuming it from the queue... it is consumed. */
+  /** Fails if a request of `method` arrives within `ms` (consuming it); resolves when none came. */
   async expectNoRequest(method: string, ms: number): Promise<void> {
     try {
       const r = await this.nextRequest(method, ms);
@@ -376,6 +376,11 @@ export class SipTestClient {
     } catch (err) {
       if (!(err instanceof TimeoutError)) throw err;
     }
+  }
+
+  /** Empties the queue of server requests (unanswered), returning what it held. */
+  drainRequests(): ReceivedRequest[] {
+    return this.#requests.splice(0);
   }
 
   /** Requests queued and not yet taken. */

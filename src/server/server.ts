@@ -1,0 +1,197 @@
+/**
+ * The composition root: builds every layer from the validated configuration, wires them by constructor
+ * injection, registers the event packages, and starts and stops them in the order that keeps state safe.
+ * No SIP or presence logic lives here.
+ */
+import { networkInterfaces } from 'node:os';
+import type { PresencedConfig } from '../config/index.js';
+import type { Logger } from '../observability/index.js';
+import { openStore, type PresenceStore } from '../store/index.js';
+import { TransportLayer, normalizeAddress, hostForUri } from '../transport/index.js';
+import { TransactionLayer, systemClock } from '../transaction/index.js';
+import { PresenceCore, type CoreConfig, type EventPackage } from '../core/index.js';
+import { createPresencePackage } from '../packages/presence/index.js';
+import { MethodRouter, type MethodHandler } from './method-router.js';
+import { StartupGate } from './startup-gate.js';
+
+/** What startServer returns: the CLI and tests only need to stop it and learn where it listens. */
+export interface RunningServer {
+  stop(): Promise<void>;
+  addresses(): Array<{ transport: string; host: string; port: number }>;
+}
+
+export type StartServer = (config: PresencedConfig, logger: Logger) => Promise<RunningServer>;
+
+/** Option tags of extensions we implement (RFC 3261 §20.37); a Require naming another gets 420. */
+const SUPPORTED_OPTION_TAGS: readonly string[] = [];
+
+/** A stop() step that hangs must not keep the process from exiting: each gets this long. */
+const STOP_STEP_MS = 3000;
+
+/**
+ * The event packages this build serves, built from the configuration. One line per package: adding a package
+ * (presence.winfo, dialog, message-summary ...) means adding it here and nowhere else (architecture rule 4).
+ */
+function eventPackages(config: PresencedConfig): EventPackage[] {
+  return [createPresencePackage({ notifyOfflineBody: config.notifyOfflineBody })];
+}
+
+function isWildcard(host: string): boolean {
+  const h = normalizeAddress(host);
+  return h === '0.0.0.0' || h === '::';
+}
+
+function firstInterfaceAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const ni of list ?? []) if (!ni.internal && ni.family === 'IPv4') return ni.address;
+  }
+  return '127.0.0.1';
+}
+
+/**
+ * Contact of our 2xx to SUBSCRIBE and of NOTIFYs (server_address). Configured: as is. Otherwise, when the first
+ * listener is bound to a specific address, the core derives it per subscription from the listener the SUBSCRIBE
+ * reached (with ;transport=tcp for TCP), which is always reachable by that subscriber. A wildcard listener has
+ * no address of its own to advertise: then sip:<first interface address>:<port> of the first listener.
+ */
+export function defaultServerAddress(
+  config: PresencedConfig,
+  bound: ReadonlyArray<{ protocol: string; address: string; port: number }>,
+): string | undefined {
+  if (config.serverAddress !== undefined) return config.serverAddress;
+  const first = bound[0];
+  if (first === undefined || !isWildcard(first.address)) return undefined;
+  return `sip:${hostForUri(firstInterfaceAddress())}:${first.port}`;
+}
+
+export function coreConfig(config: PresencedConfig, serverAddress: string | undefined): Partial<CoreConfig> {
+  const domains = [...(config.domain !== undefined ? [config.domain] : []), ...config.domains];
+  return {
+    cleanPeriod: config.cleanPeriod,
+    expiresOffset: config.expiresOffset,
+    maxExpiresSubscribe: config.maxExpiresSubscribe,
+    maxExpiresPublish: config.maxExpiresPublish,
+    minExpires: config.minExpires,
+    serverAddress,
+    endSubOnTimeout: config.endSubOnTimeout,
+    subscribeReplyCode: config.subscribeReplyCode,
+    forceActive: config.forceActive,
+    notifyRecoveryRate: config.notifyRecoveryRate,
+    domains: [...new Set(domains)],
+  };
+}
+
+async function bounded(what: string, p: Promise<unknown>, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), STOP_STEP_MS);
+  });
+  try {
+    const r = await Promise.race([p.then(() => 'done' as const), timeout]);
+    if (r === 'timeout') logger.warn({ step: what, timeoutMs: STOP_STEP_MS }, 'shutdown step did not finish in time');
+  } catch (err) {
+    logger.error({ err, step: what }, 'shutdown step failed');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function startServer(config: PresencedConfig, logger: Logger): Promise<RunningServer> {
+  const log = logger.child({ layer: 'server' });
+  const store: PresenceStore = await openStore(config.db);
+  let transport: TransportLayer | undefined;
+  let transactions: TransactionLayer | undefined;
+  let core: PresenceCore | undefined;
+  try {
+    transport = new TransportLayer({
+      listen: config.listen.map((l) => ({ transport: l.transport, host: l.host, port: l.port })),
+      logger: logger.child({ layer: 'transport' }),
+      maxMessageSize: config.maxMessageSize,
+      tcpIdleTimeoutMs: config.tcpIdleTimeout * 1000,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerSource: config.maxConnectionsPerSource,
+      udpReceiveBuffer: config.udpReceiveBuffer,
+    });
+
+    // The router needs the core's handlers, the core needs the transaction layer as its sender, and the
+    // transaction layer needs the router: the gate breaks the cycle and answers 503 until the core is loaded.
+    const gate = new StartupGate<PresenceCore>();
+    const handlers = new Map<string, MethodHandler>([
+      ['PUBLISH', (tx) => gate.run(tx, (c: PresenceCore) => c.handlePublish(tx))],
+      ['SUBSCRIBE', (tx) => gate.run(tx, (c: PresenceCore) => c.handleSubscribe(tx))],
+    ]);
+    const packages = eventPackages(config);
+    const router = new MethodRouter({
+      handlers,
+      allowEvents: () => core?.allowEvents() ?? packages.map((p) => p.name),
+      acceptedTypes: () => core?.acceptedTypes() ?? [...new Set(packages.flatMap((p) => p.contentTypes))],
+      supported: SUPPORTED_OPTION_TAGS,
+      logger: logger.child({ layer: 'router' }),
+    });
+    transactions = new TransactionLayer(transport, router, {
+      logger: logger.child({ layer: 'transaction' }),
+      serverHeader: config.userAgent,
+      supported: SUPPORTED_OPTION_TAGS,
+      clock: systemClock,
+    });
+
+    // Sockets first: recovery NOTIFYs sent by core.start() need a running transport, and with port 0
+    // the Contact we advertise depends on the bound ports.
+    await transport.start();
+    const bound = transport.addresses();
+    const serverAddress = defaultServerAddress(config, bound);
+    core = new PresenceCore({
+      store,
+      sender: transactions,
+      clock: systemClock,
+      logger: logger.child({ layer: 'core' }),
+      config: coreConfig(config, serverAddress),
+      packages,
+    });
+    await core.start();
+    gate.open(core);
+
+    const addresses = (): Array<{ transport: string; host: string; port: number }> =>
+      (transport?.addresses() ?? []).map((a) => ({ transport: a.protocol, host: a.address, port: a.port }));
+    log.info(
+      {
+        listeners: addresses(),
+        addresses: addresses(),
+        db: config.db,
+        domains: [...(config.domain !== undefined ? [config.domain] : []), ...config.domains],
+        serverAddress: serverAddress ?? '(per listener)',
+        packages: packages.map((p) => p.name),
+      },
+      'presenced listening',
+    );
+
+    let stopping: Promise<void> | undefined;
+    const t = transport;
+    const tx = transactions;
+    const c = core;
+    return {
+      addresses,
+      stop(): Promise<void> {
+        stopping ??= (async () => {
+          // New requests get 503 from here on; requests already in the core finish and commit.
+          gate.close();
+          // The core first: it stops its timers and waits for its store writes, so nothing it decides while
+          // the sockets close (a NOTIFY failing with 503) can delete a subscription.
+          await bounded('core', c.stop(), log);
+          tx.stop();
+          await bounded('transport', t.stop(), log);
+          await bounded('store', store.close(), log);
+          log.info('presenced stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    // Release what was acquired, in reverse order, then report the original error.
+    if (core) await core.stop().catch(() => undefined);
+    transactions?.stop();
+    if (transport) await transport.stop().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}
