@@ -16,6 +16,35 @@ import type { FlowRecord, PublicationRecord, SubscriptionRecord } from '../store
 import type { EventPackage, NotifyBody, PublicationView } from './event-package.js';
 import { ExpiryHeap, type HeapItem } from './expiry-heap.js';
 
+/**
+ * A copy of `s` that shares no memory with the string it came from. Header values are slices of the whole
+ * received message text, and AORs are concatenations of such slices: kept for an hour in a subscription,
+ * each would pin its whole SUBSCRIBE in memory. The JSON round trip yields one flat string of exactly the
+ * same content (a `slice` would add a 32-byte sliced-string header); strings shorter than V8's
+ * sliced-string minimum (13) are already copies.
+ */
+export function own(s: string): string;
+export function own(s: string | undefined): string | undefined;
+export function own(s: string | undefined): string | undefined {
+  return s === undefined || s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
+}
+
+const internedLists = new Map<string, readonly string[]>();
+
+/**
+ * One shared frozen array per distinct list of short tokens (Accept lists: nearly every subscriber sends
+ * the same one). Bounded: past 256 distinct lists, new ones are simply copied.
+ */
+export function internList(list: readonly string[]): readonly string[] {
+  if (list.length === 0) return EMPTY_LIST;
+  const key = list.join('\n');
+  const hit = internedLists.get(key);
+  if (hit !== undefined) return hit;
+  const copy = Object.freeze(list.map((x) => own(x)));
+  if (internedLists.size < 256) internedLists.set(own(key), copy);
+  return copy;
+}
+
 export const EMPTY_PARAMS: ReadonlyMap<string, string | null> = new Map();
 export const EMPTY_LIST: readonly string[] = Object.freeze([]);
 
@@ -183,7 +212,7 @@ export class PresentityIndex {
     const key = PresentityIndex.key(presentity, pkg.name);
     let e = this.#entries.get(key);
     if (e === undefined) {
-      e = new PresentityState(key, presentity, pkg);
+      e = new PresentityState(key, own(presentity), pkg);
       this.#entries.set(key, e);
     }
     return e;

@@ -17,7 +17,7 @@ import type { CoreContext } from './context.js';
 import type { EventPackage } from './event-package.js';
 import { packageAccepts } from './event-registry.js';
 import type { Notifier } from './notifier.js';
-import { Publication, type PresentityState } from './presentity-index.js';
+import { own, Publication, type PresentityState } from './presentity-index.js';
 import type { PublicationChange } from './domain-events.js';
 import { reply, safeReason } from './replies.js';
 
@@ -237,8 +237,9 @@ export class PublishHandler {
     const keepEtag = prev !== undefined && pkg.keepEtagOnRefresh === true;
     const etag = keepEtag ? prev!.etag : newToken(ETAG_BYTES);
     const contentType = body !== undefined ? input.contentType! : prev!.contentType;
-    const next = new Publication(presentity, pkg.name, etag, expiresAt, now, contentType, body ?? prev!.body, input.sender ?? prev?.sender);
     const entry = existing ?? ctx.index.obtain(presentity, pkg);
+    // Kept for the life of the publication: copied out of the request text (see own()).
+    const next = new Publication(entry.presentity, pkg.name, etag, expiresAt, now, own(contentType), body ?? prev!.body, own(input.sender) ?? prev?.sender);
     const change: PublicationChange = prev === undefined ? 'created' : body === undefined ? 'refreshed' : 'modified';
 
     // Apply now, synchronously: a second PUBLISH for the same entity-tag sees this one (412 if it lost).

@@ -13,7 +13,7 @@ import type { TimerHandle } from '../transaction/index.js';
 import type { StoreMutation, StoreSnapshot } from '../store/store.js';
 import type { CoreContext } from './context.js';
 import type { Notifier } from './notifier.js';
-import { EMPTY_LIST, EMPTY_PARAMS, Publication, Subscription } from './presentity-index.js';
+import { EMPTY_LIST, EMPTY_PARAMS, internList, Publication, Subscription } from './presentity-index.js';
 
 export interface RecoveryResult {
   readonly publications: number;
@@ -83,7 +83,7 @@ export async function restoreState(ctx: CoreContext, snapshot: StoreSnapshot): P
       r.reason,
       r.expiresAt,
       r.createdAt,
-      r.accept.length === 0 ? EMPTY_LIST : r.accept.slice(),
+      internList(r.accept),
       dialog,
       flow,
     );

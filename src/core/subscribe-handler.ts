@@ -27,7 +27,7 @@ import type { CoreContext } from './context.js';
 import type { AuthorizationDecision, EventPackage } from './event-package.js';
 import { acceptableTypes } from './event-registry.js';
 import { contactForFlow, type Notifier } from './notifier.js';
-import { EMPTY_LIST, EMPTY_PARAMS, Subscription, subscriptionId } from './presentity-index.js';
+import { EMPTY_LIST, EMPTY_PARAMS, internList, own, Subscription, subscriptionId } from './presentity-index.js';
 import { reply, safeReason } from './replies.js';
 
 /** Why a SUBSCRIBE was refused before any state changed. */
@@ -54,8 +54,8 @@ function flowOf(tx: ServerTransaction): FlowRecord {
 /** Event header parameters other than `id`, kept for packages that read them (RFC 4235 §3.1 filters). */
 function eventParamsOf(ev: EventHeader): ReadonlyMap<string, string | null> {
   if (ev.params.size === 0 || (ev.params.size === 1 && ev.params.has('id'))) return EMPTY_PARAMS;
-  const m = new Map(ev.params);
-  m.delete('id');
+  const m = new Map<string, string | null>();
+  for (const [k, v] of ev.params) if (k !== 'id') m.set(own(k), v === null ? null : own(v));
   return m;
 }
 
@@ -127,7 +127,7 @@ export class SubscribeHandler {
     const list = parseContactList(values);
     if (list instanceof SipParseError) return new Refusal(400, safeReason(list.message));
     if (list.star || list.contacts.length === 0) return new Refusal(400, 'Bad Contact');
-    return list.contacts[0]!.uriText;
+    return own(list.contacts[0]!.uriText);
   }
 
   #authorize(pkg: EventPackage, watcher: string, displayName: string | undefined, presentity: string): AuthorizationDecision {
@@ -166,7 +166,7 @@ export class SubscribeHandler {
       if (acceptableTypes(pkg, types).length === 0) {
         return new Refusal(406, 'Not Acceptable', [['Accept', pkg.contentTypes.join(', ')]]);
       }
-      accept = types.map((t) => t.type);
+      accept = internList(types.map((t) => t.type));
     }
 
     const fromTag = core.from.params.get('tag');
@@ -186,27 +186,28 @@ export class SubscribeHandler {
     }
 
     const presentity = aorKey(core.requestUri);
-    const watcher = aorKey(core.from.uri);
+    const watcher = own(aorKey(core.from.uri));
     const auth = this.#authorize(pkg, watcher, core.from.displayName, presentity);
     // RFC 6665 §4.2.1.3 / RFC 3856 §6.6: a rejected subscription is refused.
     if (auth === 'rejected') return new Refusal(403, 'Forbidden');
 
     const localTag = newTag();
+    // Everything kept for the life of the subscription is copied out of the request text (see own()).
     const dialog = createUasDialog({
-      callId: core.callId,
+      callId: own(core.callId),
       localTag,
-      remoteTag: fromTag,
-      localUri: nameAddrWithoutTag(core.to),
-      remoteUri: nameAddrWithoutTag(core.from),
+      remoteTag: own(fromTag),
+      localUri: own(nameAddrWithoutTag(core.to)),
+      remoteUri: own(nameAddrWithoutTag(core.from)),
       remoteTarget: contact!,
-      recordRoute,
+      recordRoute: recordRoute.map((r) => own(r)),
       remoteSeq: core.cseq.seq,
       // RFC 3261 §12.1.1: secure only over TLS with a sips Request-URI; we have no TLS listener.
       secure: false,
     });
     const now = ctx.now();
     const flow = flowOf(tx);
-    const id = subscriptionId(dialogKey(core.callId, localTag, fromTag), pkg.name, ev.id);
+    const id = own(subscriptionId(dialogKey(core.callId, localTag, fromTag), pkg.name, ev.id));
     const status = auth === 'pending' ? 'pending' : 'active';
     const reason = auth === 'polite-block' ? 'polite-block' : undefined;
     const granted = decision.kind === 'zero' ? 0 : decision.seconds;
@@ -218,7 +219,7 @@ export class SubscribeHandler {
     if (decision.kind === 'zero') {
       // RFC 6665 §4.4.3 fetch: 200, one NOTIFY with the current state and terminated, nothing kept.
       const entry = ctx.index.peekOrTransient(presentity, pkg);
-      const sub = new Subscription(id, entry, ev.id, eventParamsOf(ev), watcher, status, reason, now, now, accept, dialog, flow);
+      const sub = new Subscription(id, entry, own(ev.id), eventParamsOf(ev), watcher, status, reason, now, now, accept, dialog, flow);
       sub.removed = true;
       sub.ready = true;
       ctx.counters.subscribeAccepted++;
@@ -231,7 +232,7 @@ export class SubscribeHandler {
     const sub = new Subscription(
       id,
       entry,
-      ev.id,
+      own(ev.id),
       eventParamsOf(ev),
       watcher,
       status,
