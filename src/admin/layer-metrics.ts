@@ -9,22 +9,29 @@ import type { SseBroker } from './sse.js';
 import type { WebhookDispatcher } from './webhooks.js';
 
 /** Plain numbers or `{label: number}` records; what a layer's stats() returns, seen loosely. */
-export type StatsRecord = { readonly [key: string]: unknown };
+export type StatsRecord = object;
 
-/** The lower layers' stats() functions (transport, transaction, store), passed by the composition root. */
+/**
+ * The lower layers' stats() functions (transport, transaction, store), passed by the composition root. Any
+ * object will do: the tables below pick the fields they know by name.
+ */
 export interface StatsProviders {
   readonly transport?: () => StatsRecord;
   readonly transaction?: () => StatsRecord;
   readonly store?: () => StatsRecord;
 }
 
+function field(s: StatsRecord, key: string): unknown {
+  return (s as Record<string, unknown>)[key];
+}
+
 function num(s: StatsRecord, key: string): number | undefined {
-  const v = s[key];
+  const v = field(s, key);
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
 function rec(s: StatsRecord, key: string, label: string): readonly Sample[] | undefined {
-  const v = s[key];
+  const v = field(s, key);
   if (v instanceof Map) return samplesOf(v as Map<string, number>, label);
   if (v !== null && typeof v === 'object') {
     const out: Sample[] = [];
@@ -36,7 +43,7 @@ function rec(s: StatsRecord, key: string, label: string): readonly Sample[] | un
 
 /** Nested `{outer: {inner: n}}` records, e.g. responses by method then code. */
 function rec2(s: StatsRecord, key: string, outer: string, inner: string): readonly Sample[] | undefined {
-  const v = s[key];
+  const v = field(s, key);
   if (v === null || typeof v !== 'object') return undefined;
   const out: Sample[] = [];
   for (const [a, m] of Object.entries(v as Record<string, unknown>)) {

@@ -16,7 +16,8 @@ export const DASHBOARD_JS = String.raw`
 const PIDF = 'urn:ietf:params:xml:ns:pidf';
 const RPID = 'urn:ietf:params:xml:ns:pidf:rpid';
 const DM = 'urn:ietf:params:xml:ns:pidf:data-model';
-const BUSY = new Set(['on-the-phone', 'busy', 'meeting', 'appointment', 'presentation', 'performance', 'in-transit', 'steering']);
+// RFC 4480 activities that make an open presentity "not quite available": the amber lamp.
+const BUSY = new Set(['on-the-phone', 'busy', 'meeting', 'appointment', 'presentation', 'performance', 'in-transit', 'steering', 'away']);
 const FEED_MAX = 100;
 
 const state = {
@@ -25,7 +26,8 @@ const state = {
   entries: new Map(),
   // subscription id -> {id, presentity, event, watcher, status}
   subs: new Map(),
-  lastId: undefined,
+  // 0: the first connection replays the recent events the server still holds, so the feed starts with history.
+  lastId: 0,
   filter: '',
 };
 
@@ -70,7 +72,10 @@ function summarize(contentType, body) {
   }
   const activities = [];
   for (const a of root.getElementsByTagNameNS(RPID, 'activities')) {
-    for (const c of a.children) if (c.namespaceURI === RPID && !activities.includes(c.localName)) activities.push(c.localName);
+    // RFC 4480 section 3.2: <unknown/> says nothing is known, so it is not shown.
+    for (const c of a.children) {
+      if (c.namespaceURI === RPID && c.localName !== 'unknown' && !activities.includes(c.localName)) activities.push(c.localName);
+    }
   }
   let note;
   for (const n of [...root.getElementsByTagNameNS(DM, 'note'), ...root.getElementsByTagNameNS(PIDF, 'note')]) {
@@ -106,24 +111,28 @@ function lampState(summary) {
 
 function lampLabel(summary, lamp) {
   const words = { open: 'online', busy: 'busy', closed: 'offline', unknown: 'unknown' };
-  const parts = [words[lamp]];
-  if (summary && summary.activities.length) parts.push(summary.activities.join(', ').replace(/-/g, ' '));
+  const parts = [];
+  // The activities say more than the lamp colour ("on the phone" rather than "busy").
+  if (summary && summary.activities.length && lamp !== 'closed') parts.push(summary.activities.join(', ').replace(/-/g, ' '));
+  else parts.push(words[lamp]);
   if (summary && summary.note) parts.push('"' + summary.note + '"');
   return parts.join(' \u00b7 ');
 }
 
-function setPublication(uri, event, pub) {
+function setPublication(uri, event, pub, previous) {
   const k = key(uri, event);
   let entry = state.entries.get(k);
   if (!entry) {
     entry = { uri, event, pubs: new Map() };
     state.entries.set(k, entry);
   }
+  // A refresh without a body keeps the state of the publication it replaces.
+  const summary = pub.body !== undefined ? summarize(pub.contentType, pub.body) : previous && previous.summary;
   entry.pubs.set(pub.etag, {
     etag: pub.etag,
     contentType: pub.contentType,
     received: Date.parse(pub.receivedAt || pub.time || '') || Date.now(),
-    summary: pub.body !== undefined ? summarize(pub.contentType, pub.body) : undefined,
+    summary,
   });
 }
 
@@ -158,7 +167,10 @@ function render() {
           el('span', { className: 'uri', text: uri })),
         el('div', { className: 'status', text: presence ? lampLabel(summary, lamp) : 'no presence publication' }),
         el('div', { className: 'chips' },
-          ...events.map((e) => el('span', { className: 'chip', text: e.event + ' \u00d7' + e.pubs.size }))),
+          ...events.map((e) => el('span', {
+            className: 'chip',
+            text: e.event + ' \u00b7 ' + e.pubs.size + (e.pubs.size === 1 ? ' publication' : ' publications'),
+          }))),
         watchers.length
           ? el('ul', { className: 'watchers' },
               ...watchers.map((w) => el('li', { 'data-status': w.status, text: w.watcher + ' (' + w.event + ', ' + w.status + ')' })))
@@ -206,10 +218,13 @@ function feed(e) {
 
 function apply(e) {
   switch (e.type) {
-    case 'publish':
+    case 'publish': {
+      const entry = state.entries.get(key(e.presentity, e.event));
+      const previous = e.oldEtag && entry ? entry.pubs.get(e.oldEtag) : undefined;
       if (e.oldEtag && e.oldEtag !== e.etag) removePublication(e.presentity, e.event, e.oldEtag);
-      setPublication(e.presentity, e.event, e);
+      setPublication(e.presentity, e.event, e, previous);
       break;
+    }
     case 'unpublish':
       removePublication(e.presentity, e.event, e.etag);
       break;
@@ -249,7 +264,7 @@ function setConn(s, text) {
 /** Reads the SSE stream; resolves when it ends. Frames are separated by a blank line (HTML spec, section 9.2). */
 async function stream() {
   const headers = { accept: 'text/event-stream' };
-  if (state.lastId !== undefined) headers['last-event-id'] = String(state.lastId);
+  headers['last-event-id'] = String(state.lastId);
   const res = await api('/events', { headers });
   setConn('live', 'live');
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -10,6 +10,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>presenced</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/dashboard/app.css">
 <script type="module" src="/dashboard/app.js"></script>
 </head>
@@ -52,6 +53,7 @@ export const DASHBOARD_CSS = `:root {
   :root { --bg: #111418; --fg: #e7e9ee; --muted: #9aa3b2; --card: #1a1f26; --line: #2a313b; }
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; background: var(--bg); color: var(--fg); font-size: 15px; line-height: 1.4; }
 header { display: flex; align-items: center; justify-content: space-between; padding: .75rem 1rem;
   background: var(--card); border-bottom: 1px solid var(--line); position: sticky; top: 0; z-index: 1; }
