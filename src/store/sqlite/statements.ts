@@ -76,10 +76,12 @@ export class Statements {
     this.#putWatcher = db.prepare(upsertSql('watchers', WATCHER_COLUMNS, ['presentity', 'watcher', 'event']));
     this.#deleteWatcher = db.prepare('DELETE FROM watchers WHERE presentity = ? AND watcher = ? AND event = ?');
     this.#loadPublications = db.prepare(`SELECT ${PUBLICATION_COLUMNS} FROM presentity`).raw(true);
+    // One JSON text per row, parsed by V8, instead of a 27-element row array built by the driver one value at a
+    // time: ~35% faster at start-up with 100k subscriptions (docs/storage.md).
     const subscriptionColumns = SUBSCRIPTION_COLUMNS.split(', ').map((c) => `a.${c}`).join(', ');
     this.#loadSubscriptions = db
-      .prepare(`SELECT ${subscriptionColumns}, c.local_seq FROM active_watchers a LEFT JOIN notify_cseq c ON c.id = a.id`)
-      .raw(true);
+      .prepare(`SELECT json_array(${subscriptionColumns}, c.local_seq) FROM active_watchers a LEFT JOIN notify_cseq c ON c.id = a.id`)
+      .pluck(true);
     this.#loadWatchers = db.prepare(`SELECT ${WATCHER_COLUMNS} FROM watchers`).raw(true);
   }
 
@@ -169,7 +171,8 @@ export class Statements {
     }
 
     const subscriptions: SubscriptionRecord[] = [];
-    for (const c of this.#loadSubscriptions.all() as unknown[][]) {
+    for (const row of this.#loadSubscriptions.all() as string[]) {
+      const c = JSON.parse(row) as unknown[];
       const id = c[0] as string;
       let record: SubscriptionRecord;
       try {

@@ -9,7 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { StoreError } from '../errors.js';
+import { StoreError, wrapStoreError } from '../errors.js';
 import type { PresenceStore, StoreMutation, StoreSnapshot, StoreStats } from '../store.js';
 import { checkMutations } from '../validate.js';
 import { type Durability, openDatabase, resolveOptions, type SqliteStoreOptions } from './database.js';
@@ -108,7 +108,7 @@ export class SqliteWorkerStore implements PresenceStore {
       });
     } catch (err) {
       opened.db.close();
-      throw err;
+      throw err instanceof StoreError ? err : wrapStoreError('STORE_ERR_OPEN_FAILED', 'cannot start the storage worker', err);
     }
     return new SqliteWorkerStore(
       path, opts.durability, opened.db, opened.journalMode, opened.migratedFrom ?? 0, worker, synchronous, opts.maxBatchMutations,
