@@ -11,8 +11,10 @@ export const PARAMCHAR = 16; // unreserved / param-unreserved
 export const HNV = 32; // unreserved / hnv-unreserved
 export const HOST = 64; // hostname characters (alphanum / "-" / "." ; "_" tolerated)
 export const DIGIT = 128;
+/** gen-value characters of header parameters: token / host (":" "[" "]"), plus "/" and "@" tolerated. */
+export const PVALUE = 256;
 
-export const CLASS = new Uint8Array(128);
+export const CLASS = new Uint16Array(128);
 
 function add(flags: number, chars: string): void {
   for (let i = 0; i < chars.length; i++) CLASS[chars.charCodeAt(i)] |= flags;
@@ -31,6 +33,7 @@ add(PARAMCHAR, '[]/:&+$');
 add(HNV, '[]/?:+$');
 add(HOST, ALNUM + '-._');
 add(DIGIT, DIGITS);
+add(PVALUE, ALNUM + "-.!%*_+`'~" + ':[]/@');
 
 export function isToken(s: string): boolean {
   if (s.length === 0) return false;

@@ -59,8 +59,9 @@ for (const [c, key] of Object.entries(COMPACT)) {
   KEY_OF.set(c.toUpperCase(), key);
 }
 
-/** A known header name: the text to match (lower-case long or compact form), its key and display name. */
+/** A known header name: its exact usual spelling, the lower-case form to match, key and display name. */
 interface KnownName {
+  readonly exact: string;
   readonly match: string;
   readonly key: string;
   readonly name: string;
@@ -70,32 +71,38 @@ interface KnownName {
 const SLOTS = 1024;
 const TABLE: Array<KnownName | undefined> = new Array<KnownName | undefined>(SLOTS).fill(undefined);
 
-/** Case-insensitive hash of s[from, to); the parser computes the same while it validates a name. */
+/**
+ * Cheap case-insensitive hash of a header name s[from, to): its length and first and last characters.
+ * The parser computes it without scanning the name; a hit is then confirmed by comparison.
+ */
 export function nameHash(s: string, from: number, to: number): number {
-  let h = 0;
-  for (let i = from; i < to; i++) h = (Math.imul(h, 31) + (s.charCodeAt(i) | 0x20)) | 0;
-  return h & (SLOTS - 1);
+  const len = to - from;
+  if (len <= 0) return 0;
+  return (len * 961 + (s.charCodeAt(from) | 0x20) * 31 + (s.charCodeAt(to - 1) | 0x20)) & (SLOTS - 1);
 }
 
-function addKnown(match: string, key: string): void {
+function addKnown(exact: string, key: string): void {
+  const match = exact.toLowerCase();
   const slot = nameHash(match, 0, match.length);
-  TABLE[slot] = { match, key, name: NAME_OF.get(key) ?? key, next: TABLE[slot] };
+  TABLE[slot] = { exact, match, key, name: NAME_OF.get(key) ?? key, next: TABLE[slot] };
 }
-for (const key of NAME_OF.keys()) addKnown(key, key);
+for (const [key, name] of NAME_OF) addKnown(name, key);
 for (const [c, key] of Object.entries(COMPACT)) addKnown(c, key);
 
 /**
- * Looks up the header name s[from, to) whose nameHash is `hash` without slicing it out of the header
- * block: the parser's hot path. Undefined for names we do not know.
+ * Looks up the header name s[from, to) without slicing it out of the header block: the parser's hot
+ * path. The usual spelling is matched with one native comparison, other casings character by character.
+ * Undefined for names we do not know.
  */
-export function knownName(s: string, from: number, to: number, hash: number): { key: string; name: string } | undefined {
+export function knownName(s: string, from: number, to: number): { key: string; name: string } | undefined {
   const len = to - from;
-  for (let e = TABLE[hash]; e !== undefined; e = e.next) {
+  for (let e = TABLE[nameHash(s, from, to)]; e !== undefined; e = e.next) {
     const m = e.match;
     if (m.length !== len) continue;
+    if (s.startsWith(e.exact, from)) return e;
     let i = 0;
-    // | 0x20 folds ASCII letters; "-" (0x2d) is unchanged and token characters never alias a letter here
-    // because the match strings contain only letters, digits and "-".
+    // | 0x20 folds ASCII letters; the match strings hold only letters, digits and "-", which no other
+    // token character folds onto.
     while (i < len && (s.charCodeAt(from + i) | 0x20) === m.charCodeAt(i)) i++;
     if (i === len) return e;
   }
@@ -318,6 +325,15 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   *[Symbol.iterator](): Iterator<[string, string]> {
     for (let i = 0; i < this.#keys.length; i++) yield [this.#names[i], this.#values[i]];
+  }
+
+  /** Header lines as [name, value] pairs: what JSON.stringify and loggers see. */
+  toJSON(): Array<[string, string]> {
+    return [...this];
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `SipHeaders(${this.#keys.length}) ${JSON.stringify(this.toJSON())}`;
   }
 
   /** Calls fn for each line without allocating an iterator (serialisation hot path). */

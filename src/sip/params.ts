@@ -3,21 +3,8 @@
  * quoted strings. Values are kept as written, quotes included, so that re-serialisation is faithful;
  * use unquote() to read a quoted value.
  */
-import { CLASS, TOKEN, skipWs } from './chars.js';
+import { CLASS, PVALUE, TOKEN, skipWs } from './chars.js';
 import type { Params } from './types.js';
-
-const COLON = 58;
-const LBRACKET = 91;
-const RBRACKET = 93;
-const SLASH = 47;
-const AT = 64;
-
-function isValueChar(c: number): boolean {
-  // gen-value = token / host / quoted-string; host adds ":" "[" "]" (IPv6). "/" and "@" are tolerated
-  // because deployed stacks put them unquoted in feature and call-id parameters.
-  if (c >= 128) return false;
-  return (CLASS[c] & TOKEN) !== 0 || c === COLON || c === LBRACKET || c === RBRACKET || c === SLASH || c === AT;
-}
 
 /**
  * End index (after the closing quote) of the quoted-string starting at s[i] === '"', or -1 when it is
@@ -108,7 +95,13 @@ export function parseParamsAt(s: string, i: number, out: Map<string, string | nu
         j = end;
       } else {
         const vs = k;
-        while (k < len && isValueChar(s.charCodeAt(k))) k++;
+        // gen-value = token / host / quoted-string; "/" and "@" are tolerated because deployed stacks
+        // put them unquoted in feature and call-id parameters.
+        while (k < len) {
+          const c = s.charCodeAt(k);
+          if (c >= 128 || (CLASS[c] & PVALUE) === 0) break;
+          k++;
+        }
         if (k === vs) return -1;
         value = s.slice(vs, k);
         j = k;

@@ -152,6 +152,30 @@ describe('parseMessage: header fields (§7.3)', () => {
     assert.equal(m.headers.get("x-!%*_+`'~.odd"), 'yes');
   });
 
+  test('very long header values are kept whole (bounded only by the message size)', () => {
+    const long = 'x'.repeat(60_000);
+    const m = req(crlf(['OPTIONS sip:a@b SIP/2.0', `X-Long: ${long}`, `Subject: ${'é'.repeat(10_000)}`]));
+    assert.equal(m.headers.get('X-Long'), long);
+    assert.equal(m.headers.get('Subject')?.length, 10_000);
+  });
+
+  test('more than 1024 header lines is refused with 513', () => {
+    const lines = ['OPTIONS sip:a@b SIP/2.0'];
+    for (let i = 0; i < 1100; i++) lines.push(`X-H${i}: v`);
+    const e = err(crlf(lines));
+    assert.equal(e.code, 'SIP_ERR_TOO_LARGE');
+    assert.equal(e.status, 513);
+  });
+
+  test('a bare CR inside a header value is refused (it could split the header when re-sent)', () => {
+    assert.equal(err(crlf(['OPTIONS sip:a@b SIP/2.0', 'Subject: a\rEvil: 1'])).code, 'SIP_ERR_HEADER_SYNTAX');
+  });
+
+  test('headers print and serialise to JSON as name/value pairs', () => {
+    const m = req(crlf(['OPTIONS sip:a@b SIP/2.0', 'i: x@y']));
+    assert.equal(JSON.stringify(m.headers), '[["Call-ID","x@y"]]');
+  });
+
   test('a missing empty line is an error', () => {
     assert.equal(err(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n')).code, 'SIP_ERR_HEADER_SYNTAX');
   });
