@@ -54,11 +54,15 @@ export function createMessageSummaryPackage(options: MessageSummaryPackageOption
      * canonical form (CRLF, RFC 3842 spellings), which phones parse most reliably.
      */
     aggregate(_presentity: string, publications: readonly PublicationView[]): string | undefined {
-      let newest: PublicationView | undefined;
-      for (const p of publications) if (newest === undefined || p.receivedAt >= newest.receivedAt) newest = p;
-      if (newest === undefined) return undefined;
-      const r = parseMessageSummary(newest.body);
-      return r.ok ? serializeMessageSummary(r.summary) : undefined;
+      // Newest first; a stored body that no longer parses (older release, manual edit) is skipped
+      // rather than turning the lamp off.
+      // Equal receive times: the later in the core's list (oldest first) is the newer.
+      const order = publications.map((p, i) => ({ p, i })).sort((a, b) => b.p.receivedAt - a.p.receivedAt || b.i - a.i);
+      for (const { p } of order) {
+        const r = parseMessageSummary(p.body);
+        if (r.ok) return serializeMessageSummary(r.summary);
+      }
+      return undefined;
     },
 
     // No published state, or a politely blocked watcher: "no messages", a well-formed neutral summary.

@@ -154,6 +154,8 @@ describe('message-summary package', () => {
     assert.equal(pkg.aggregate!('sip:alice@example.com', [older, newer]), 'Messages-Waiting: no\r\nVoice-Message: 0/5\r\n');
     assert.equal(pkg.aggregate!('sip:alice@example.com', [newer, older]), 'Messages-Waiting: no\r\nVoice-Message: 0/5\r\n');
     assert.equal(pkg.aggregate!('sip:alice@example.com', []), undefined);
+    // A stored body that no longer parses does not turn the lamp off: the newest valid one is used.
+    assert.equal(pkg.aggregate!('sip:alice@example.com', [older, pub('garbage', 3000)]), 'Messages-Waiting: yes\r\nVoice-Message: 5/0\r\n');
   });
 
   test('no state or polite blocking: "Messages-Waiting: no"', () => {
