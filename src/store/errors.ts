@@ -9,6 +9,8 @@ export const STORE_ERROR_CODES = [
   'STORE_ERR_CLOSED',
   /** A mutation is malformed (unknown kind, missing field, wrong type); nothing of its write was applied. */
   'STORE_ERR_INVALID_MUTATION',
+  /** Too many writes are waiting for the database (it is slower than the traffic); this one was refused at once. */
+  'STORE_ERR_OVERLOADED',
   /** The database refused the transaction (I/O error, disk full, constraint); nothing of the write was applied. */
   'STORE_ERR_COMMIT_FAILED',
   /** Reading the stored state failed, or a stored row could not be turned back into a record. */

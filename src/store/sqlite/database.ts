@@ -25,6 +25,11 @@ export interface SqliteStoreOptions {
   readonly maxBatchMutations?: number;
   /** SQLite page cache of the writing connection, in KiB. Default 32768 (32 MiB). */
   readonly cacheSizeKiB?: number;
+  /**
+   * Worker store only: once this many mutations wait for their commit (the disk is slower than the traffic), further
+   * writes are refused at once with STORE_ERR_OVERLOADED instead of queuing without bound. Default 100000.
+   */
+  readonly maxPendingMutations?: number;
 }
 
 /** Options with defaults applied and checked; plain data, so it can be handed to the worker. */
@@ -33,6 +38,7 @@ export interface ResolvedOptions {
   readonly busyTimeoutMs: number;
   readonly maxBatchMutations: number;
   readonly cacheSizeKiB: number;
+  readonly maxPendingMutations: number;
 }
 
 function intOption(value: number | undefined, fallback: number, min: number, name: string): number {
@@ -53,6 +59,7 @@ export function resolveOptions(options: SqliteStoreOptions): ResolvedOptions {
     busyTimeoutMs: intOption(options.busyTimeoutMs, 2000, 0, 'busyTimeoutMs'),
     maxBatchMutations: intOption(options.maxBatchMutations, 2000, 1, 'maxBatchMutations'),
     cacheSizeKiB: intOption(options.cacheSizeKiB, 32768, 0, 'cacheSizeKiB'),
+    maxPendingMutations: intOption(options.maxPendingMutations, 100_000, 1, 'maxPendingMutations'),
   };
 }
 

@@ -44,6 +44,7 @@ export class SqliteWorkerStore implements PresenceStore {
   readonly #worker: Worker;
   readonly #queue: GroupQueue;
   readonly #inflight = new Map<number, Group>();
+  readonly #maxPending: number;
   #inflightMutations = 0;
   #seq = 0;
   #stats: WorkerStats = { commits: 0, mutations: 0, lastCommitMs: 0, failedCalls: 0 };
@@ -61,7 +62,9 @@ export class SqliteWorkerStore implements PresenceStore {
     worker: Worker,
     synchronous: number,
     maxBatch: number,
+    maxPending: number,
   ) {
+    this.#maxPending = maxPending;
     this.#path = path;
     this.#synchronous = synchronousName(synchronous);
     this.#durability = durability;
@@ -111,7 +114,8 @@ export class SqliteWorkerStore implements PresenceStore {
       throw err instanceof StoreError ? err : wrapStoreError('STORE_ERR_OPEN_FAILED', 'cannot start the storage worker', err);
     }
     return new SqliteWorkerStore(
-      path, opts.durability, opened.db, opened.journalMode, opened.migratedFrom ?? 0, worker, synchronous, opts.maxBatchMutations,
+      path, opts.durability, opened.db, opened.journalMode, opened.migratedFrom ?? 0, worker, synchronous,
+      opts.maxBatchMutations, opts.maxPendingMutations,
     );
   }
 
@@ -130,6 +134,12 @@ export class SqliteWorkerStore implements PresenceStore {
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
     const invalid = checkMutations(mutations);
     if (invalid !== undefined) return Promise.reject(invalid);
+    // Backpressure: the caller learns now (and can answer 503/500) instead of memory growing while the disk stalls.
+    if (this.#queue.queuedMutations + this.#inflightMutations + mutations.length > this.#maxPending) {
+      return Promise.reject(
+        new StoreError('STORE_ERR_OVERLOADED', `${this.#queue.queuedMutations + this.#inflightMutations} mutations are waiting for the database`),
+      );
+    }
     return this.#queue.enqueue(mutations);
   }
 

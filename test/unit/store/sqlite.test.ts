@@ -108,6 +108,21 @@ for (const thread of ['main', 'worker'] as const) {
       }
     });
 
+    test('beyond maxPendingMutations a write is refused at once with STORE_ERR_OVERLOADED (worker)', { skip: thread === 'main' ? 'the main-thread store never has more than one group pending' : false }, async () => {
+      const store = await open(thread, tempDb(), { maxPendingMutations: 5 });
+      try {
+        const writes: Promise<void>[] = [];
+        for (let i = 0; i < 5; i++) writes.push(store.write([{ kind: 'put-publication', record: publication({ etag: `e${i}` }) }]));
+        await rejectsWith(store.write([{ kind: 'put-publication', record: publication({ etag: 'one-too-many' }) }]), 'STORE_ERR_OVERLOADED');
+        await Promise.all(writes);
+        // Once the backlog is committed, writes are accepted again.
+        await store.write([{ kind: 'put-publication', record: publication({ etag: 'later' }) }]);
+        assert.deepEqual(canonical(await store.load()).publications.map((p) => p.etag), ['e0', 'e1', 'e2', 'e3', 'e4', 'later']);
+      } finally {
+        await store.close();
+      }
+    });
+
     test('a write the database refuses fails alone: the rest of its group commits, in one transaction', async () => {
       const path = tempDb();
       await (await open(thread, path)).close();
