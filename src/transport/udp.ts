@@ -1,0 +1,95 @@
+/**
+ * One UDP listener (RFC 3261 §18): a bound dgram socket that delivers datagrams upward and sends from
+ * its own address, so responses leave from the address:port the request reached.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { Logger } from '../observability/index.js';
+import { isIPv6Address, normalizeAddress } from './address.js';
+
+export interface UdpListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly receiveBufferBytes: number;
+  readonly sendBufferBytes: number;
+  readonly logger: Logger;
+  readonly onDatagram: (listener: UdpListener, data: Buffer, rinfo: RemoteInfo) => void;
+}
+
+export class UdpListener {
+  readonly family: 4 | 6;
+  /** Bound address and port (known after start()). */
+  address: string;
+  port: number;
+  readonly #opts: UdpListenerOptions;
+  #socket: Socket | undefined;
+
+  constructor(opts: UdpListenerOptions) {
+    this.#opts = opts;
+    this.address = normalizeAddress(opts.host);
+    this.port = opts.port;
+    this.family = isIPv6Address(opts.host) ? 6 : 4;
+  }
+
+  async start(): Promise<void> {
+    // ipv6Only, so that "::" and "0.0.0.0" (or ::1 and 127.0.0.1) can be bound to the same port side by side.
+    const socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6 });
+    this.#socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      socket.once('error', onError);
+      socket.bind({ address: this.address, port: this.port, exclusive: true }, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    this.#setBuffers(socket);
+    const bound = socket.address();
+    this.address = normalizeAddress(bound.address);
+    this.port = bound.port;
+    socket.on('error', (err) => {
+      // ICMP-triggered errors surface here on some platforms; never fatal for a listener.
+      this.#opts.logger.warn({ err, listener: `${this.address}:${this.port}` }, 'udp socket error');
+    });
+    socket.on('message', (data, rinfo) => this.#opts.onDatagram(this, data, rinfo));
+  }
+
+  #setBuffers(socket: Socket): void {
+    // A burst of PUBLISH/SUBSCRIBE refreshes must not overflow the default ~200 KiB kernel buffer.
+    // The kernel may cap the value (net.core.rmem_max); report what we actually got.
+    try {
+      socket.setRecvBufferSize(this.#opts.receiveBufferBytes);
+      socket.setSendBufferSize(this.#opts.sendBufferBytes);
+      const rcv = socket.getRecvBufferSize();
+      if (rcv < this.#opts.receiveBufferBytes) {
+        this.#opts.logger.info(
+          { requested: this.#opts.receiveBufferBytes, granted: rcv },
+          'udp receive buffer capped by the kernel (raise net.core.rmem_max)',
+        );
+      }
+    } catch (err) {
+      this.#opts.logger.warn({ err }, 'could not size udp socket buffers');
+    }
+  }
+
+  /** Sends one datagram; rejects on a socket error (e.g. EMSGSIZE, unreachable host). */
+  send(data: Buffer, port: number, address: string): Promise<void> {
+    const socket = this.#socket;
+    if (socket === undefined) return Promise.reject(new Error('udp listener not started'));
+    return new Promise((resolve, reject) => {
+      socket.send(data, port, address, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket === undefined) return;
+    await new Promise<void>((resolve) => {
+      try {
+        socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}
