@@ -12,3 +12,9 @@ export type {
   ClientTransactionOutcome,
   RequestSender,
 } from './transaction-user.js';
+export {
+  TransactionLayer,
+  type TransactionLayerOptions,
+  type TransactionStats,
+} from './transaction-layer.js';
+export type { TransactionTransport } from './context.js';

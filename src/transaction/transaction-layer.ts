@@ -1,0 +1,435 @@
+/**
+ * The transaction layer (RFC 3261 §17): matches requests and responses to transactions, absorbs
+ * retransmissions, answers malformed requests statelessly, performs the UAS checks that belong below
+ * the TU (Max-Forwards §16.3, merged requests §8.2.2.2, Require §8.2.2.3), handles ACK and CANCEL
+ * (§9.2), and runs non-INVITE client transactions for requests we originate (NOTIFY).
+ */
+import {
+  createRequest,
+  createResponse,
+  formatVia,
+  parseMessage,
+  serializeMessage,
+  SipParseError,
+  validateRequest,
+  validateResponse,
+  type RequestCore,
+  type SipMessage,
+  type SipRequest,
+  type SipResponse,
+} from '../sip/index.js';
+import type { Logger } from '../observability/index.js';
+import { normalizeAddress, stampVia, type Destination, type InboundContext, type SentBy } from '../transport/index.js';
+import { systemClock, type Clock } from './clock.js';
+import { TransactionCounters, type TransactionTransport, type TxContext } from './context.js';
+import { newBranch, newTag } from './ids.js';
+import { InviteServerTransaction } from './invite-server-transaction.js';
+import { cancelTargetKey, clientKey, hasMagicCookie, mergeKey, sentByKey, serverKey, tagOf } from './keys.js';
+import { NonInviteClientTransaction, type FallbackRoute } from './non-invite-client-transaction.js';
+import { NonInviteServerTransaction } from './non-invite-server-transaction.js';
+import type { BaseServerTransaction, ServerTransactionKeys } from './server-transaction.js';
+import { buildStatelessReply, requestLineMethod, scanHead } from './stateless.js';
+import { TimerQueue } from './timer-queue.js';
+import type { ClientTransactionOutcome, RequestSender, TransactionUser } from './transaction-user.js';
+
+export interface TransactionLayerOptions {
+  readonly logger: Logger;
+  /** Value of the Server header added to responses that lack one ('' adds none). */
+  readonly serverHeader: string;
+  /** Option tags we support; a Require naming any other is answered 420 (§8.2.2.3). */
+  readonly supported: readonly string[];
+  readonly clock?: Clock;
+  /** RFC 3261 §17.1.1.1 timer base values. */
+  readonly t1Ms?: number;
+  readonly t2Ms?: number;
+  readonly t4Ms?: number;
+  /** A request the TU has not answered after this long gets a 500. Default 32 s (64*T1). */
+  readonly unansweredTimeoutMs?: number;
+  /** Bounds on live transactions; beyond them requests get a stateless 503 and sendRequest a local 503. */
+  readonly maxServerTransactions?: number;
+  readonly maxClientTransactions?: number;
+  /**
+   * RFC 3261 §18.1.1: a UDP-bound request larger than this goes over TCP (falling back to UDP if the
+   * connection fails). Default 1300 bytes; 0 disables.
+   */
+  readonly udpMtu?: number;
+  /** Answer Max-Forwards: 0 with 483 for methods other than OPTIONS. Default true. */
+  readonly rejectMaxForwardsZero?: boolean;
+}
+
+export interface TransactionStats {
+  readonly serverTransactions: number;
+  readonly clientTransactions: number;
+  readonly requestRetransmissionsAbsorbed: number;
+  readonly responsesRetransmitted: number;
+  readonly requestsRetransmitted: number;
+  readonly responseRetransmissionsAbsorbed: number;
+  readonly timeouts: number;
+  readonly transportErrors: number;
+  readonly statelessReplies: number;
+  readonly malformedDropped: number;
+  readonly strayResponses: number;
+  readonly strayAcks: number;
+  readonly unanswered: number;
+  readonly overload: number;
+  readonly mtuSwitchedToTcp: number;
+  readonly mtuFallbacksToUdp: number;
+}
+
+const OVERLOAD_RETRY_AFTER_S = '5';
+
+export class TransactionLayer implements RequestSender {
+  readonly #transport: TransactionTransport;
+  readonly #user: TransactionUser;
+  readonly #ctx: TxContext;
+  readonly #supported: Set<string>;
+  readonly #maxServer: number;
+  readonly #maxClient: number;
+  readonly #udpMtu: number;
+  readonly #rejectMaxForwardsZero: boolean;
+  readonly #servers = new Map<string, BaseServerTransaction>();
+  readonly #cancelTargets = new Map<string, BaseServerTransaction>();
+  readonly #merge = new Map<string, BaseServerTransaction>();
+  readonly #clients = new Map<string, NonInviteClientTransaction>();
+  #stopped = false;
+
+  constructor(transport: TransactionTransport, user: TransactionUser, opts: TransactionLayerOptions) {
+    const clock = opts.clock ?? systemClock;
+    const logger = opts.logger;
+    const t1 = opts.t1Ms ?? 500;
+    this.#transport = transport;
+    this.#user = user;
+    this.#ctx = {
+      clock,
+      timers: new TimerQueue(clock, (err) => logger.error({ err }, 'transaction timer callback threw')),
+      transport,
+      logger,
+      counters: new TransactionCounters(),
+      t1,
+      t2: opts.t2Ms ?? 4000,
+      t4: opts.t4Ms ?? 5000,
+      serverHeader: opts.serverHeader,
+      unansweredTimeoutMs: opts.unansweredTimeoutMs ?? 64 * t1,
+    };
+    this.#supported = new Set(opts.supported.map((t) => t.toLowerCase()));
+    this.#maxServer = opts.maxServerTransactions ?? 200_000;
+    this.#maxClient = opts.maxClientTransactions ?? 200_000;
+    this.#udpMtu = opts.udpMtu ?? 1300;
+    this.#rejectMaxForwardsZero = opts.rejectMaxForwardsZero ?? true;
+    transport.onMessage(this.#onMessage);
+    transport.onParseError(this.#onParseError);
+  }
+
+  stats(): TransactionStats {
+    return { ...this.#ctx.counters, serverTransactions: this.#servers.size, clientTransactions: this.#clients.size };
+  }
+
+  /** Cancels every timer; pending sendRequest promises resolve with a local 503. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const tx of [...this.#clients.values()]) tx.abort();
+    this.#ctx.timers.stop();
+    this.#servers.clear();
+    this.#cancelTargets.clear();
+    this.#merge.clear();
+    this.#clients.clear();
+  }
+
+  // ------------------------------------------------------------ client side
+
+  sendRequest(request: SipRequest, destination: Destination): Promise<ClientTransactionOutcome> {
+    const counters = this.#ctx.counters;
+    if (this.#stopped) return Promise.resolve(LOCAL_503);
+    if (this.#clients.size >= this.#maxClient) {
+      counters.overload++;
+      return Promise.resolve(LOCAL_503);
+    }
+    const sentBy = this.#transport.localSentBy(destination);
+    if (sentBy === undefined) {
+      counters.transportErrors++;
+      this.#ctx.logger.warn({ protocol: destination.protocol }, 'no listener to send this request from');
+      return Promise.resolve(LOCAL_503);
+    }
+    const branch = newBranch();
+    const method = request.method;
+    let dest = destination;
+    let data = serializeMessage(withTopVia(request, viaText(sentBy, branch)));
+    let sentByStr = sentByString(sentBy);
+    let fallback: FallbackRoute | undefined;
+    if (dest.protocol === 'udp' && this.#udpMtu > 0 && data.length > this.#udpMtu) {
+      // §18.1.1: larger than 1300 bytes with the path MTU unknown: use a congestion-controlled transport.
+      const tcpDest: Destination = { protocol: 'tcp', address: dest.address, port: dest.port };
+      const tcpSentBy = this.#transport.localSentBy(tcpDest);
+      if (tcpSentBy !== undefined) {
+        counters.mtuSwitchedToTcp++;
+        fallback = { data, dest, sentBy: sentByStr };
+        data = serializeMessage(withTopVia(request, viaText(tcpSentBy, branch)));
+        dest = tcpDest;
+        sentByStr = sentByString(tcpSentBy);
+      }
+    }
+    const key = clientKey(branch, method);
+    return new Promise<ClientTransactionOutcome>((resolve) => {
+      const tx = new NonInviteClientTransaction(
+        this.#ctx,
+        { key, sentBy: sentByStr, method, data, dest, fallback },
+        resolve,
+        this.#onClientTerminated,
+      );
+      this.#clients.set(key, tx);
+      tx.start();
+    });
+  }
+
+  readonly #onClientTerminated = (tx: NonInviteClientTransaction): void => {
+    if (this.#clients.get(tx.key) === tx) this.#clients.delete(tx.key);
+  };
+
+  #onResponse(res: SipResponse): void {
+    const counters = this.#ctx.counters;
+    const core = validateResponse(res);
+    if (core instanceof SipParseError) {
+      counters.malformedDropped++;
+      return;
+    }
+    const via = core.via[0];
+    const tx = via.branch === undefined ? undefined : this.#clients.get(clientKey(via.branch, core.cseq.method));
+    // §18.1.2: a response whose sent-by is not the one we inserted is discarded.
+    if (tx === undefined || tx.sentBy !== sentByKey(via)) {
+      counters.strayResponses++;
+      return;
+    }
+    tx.onResponse(res);
+  }
+
+  // ------------------------------------------------------------ server side
+
+  readonly #onMessage = (msg: SipMessage, inbound: InboundContext): void => {
+    if (this.#stopped) return;
+    if (msg.kind === 'response') this.#onResponse(msg);
+    else this.#onRequest(msg, inbound);
+  };
+
+  #onRequest(req: SipRequest, inbound: InboundContext): void {
+    const validated = validateRequest(req);
+    if (validated instanceof SipParseError) {
+      this.#rejectInvalid(req, validated, inbound);
+      return;
+    }
+    let core = validated;
+    const topViaText = req.headers.getAll('via')[0] ?? '';
+    const key = serverKey(req.method, core, req.uri, topViaText);
+    const existing = this.#servers.get(key);
+
+    if (req.method === 'ACK') {
+      // §17.2.3: an ACK matches the INVITE transaction (our non-2xx final); other ACKs are absorbed.
+      if (existing instanceof InviteServerTransaction && this.#ackToTagMatches(existing, core)) existing.onAck();
+      else this.#ctx.counters.strayAcks++;
+      return;
+    }
+    if (existing !== undefined && (hasMagicCookie(core.via[0]) || tagOf(existing.core.to) === tagOf(core.to))) {
+      existing.onRetransmission();
+      return;
+    }
+
+    // A new transaction. §18.2.1 / RFC 3581 §4: record where the request really came from.
+    const stamped = stampVia(core.via[0], inbound.remote);
+    if (stamped !== core.via[0]) {
+      const vias = req.headers.getAll('via');
+      vias[0] = formatVia(stamped);
+      req.headers.set('Via', vias);
+      core = { ...core, via: [stamped, ...core.via.slice(1)] };
+    }
+    if (this.#servers.size >= this.#maxServer) {
+      this.#ctx.counters.overload++;
+      this.#replyStateless(req, 503, 'Service Unavailable', inbound, [['Retry-After', OVERLOAD_RETRY_AFTER_S]]);
+      return;
+    }
+    if (req.method === 'CANCEL') {
+      this.#onCancel(req, core, inbound, key, topViaText);
+      return;
+    }
+
+    const mk = mergeKey(core);
+    const mergedWith = mk === undefined ? undefined : this.#merge.get(mk);
+    const keys: ServerTransactionKeys = {
+      key,
+      cancelKey: cancelTargetKey(core, req.uri, topViaText),
+      mergeKey: mergedWith === undefined ? mk : undefined,
+    };
+    const tx =
+      req.method === 'INVITE'
+        ? new InviteServerTransaction(this.#ctx, req, core, inbound, keys, this.#onServerTerminated)
+        : new NonInviteServerTransaction(this.#ctx, req, core, inbound, keys, this.#onServerTerminated);
+    this.#register(tx);
+    if (tx instanceof InviteServerTransaction) tx.start();
+
+    if (this.#rejectMaxForwardsZero && core.maxForwards === 0 && req.method !== 'OPTIONS') {
+      // §16.3 step 2 (and §8.2: an OPTIONS with Max-Forwards 0 is answered by the UAS itself).
+      tx.respond(createResponse(req, core, 483, { toTag: tx.toTag() }));
+      return;
+    }
+    if (mergedWith !== undefined) {
+      // §8.2.2.2: same From tag, Call-ID and CSeq as an ongoing transaction, but not a retransmission of it.
+      tx.respond(createResponse(req, core, 482, { toTag: tx.toTag() }));
+      return;
+    }
+    const unsupported = this.#unsupportedRequires(req);
+    if (unsupported.length > 0) {
+      // §8.2.2.3: 420 with Unsupported listing the option tags we do not understand.
+      tx.respond(createResponse(req, core, 420, { toTag: tx.toTag(), headers: [['Unsupported', unsupported.join(', ')]] }));
+      return;
+    }
+    try {
+      this.#user.onRequest(tx);
+    } catch (err) {
+      this.#ctx.logger.error({ err, method: req.method }, 'transaction user threw');
+      if (!tx.finalSent && !tx.terminated) tx.respond(createResponse(req, core, 500, { toTag: tx.toTag() }));
+    }
+  }
+
+  /** §9.2: 200 to a CANCEL matching a transaction (487 to a pending INVITE), 481 otherwise. */
+  #onCancel(req: SipRequest, core: RequestCore, inbound: InboundContext, key: string, topViaText: string): void {
+    const tx = new NonInviteServerTransaction(
+      this.#ctx,
+      req,
+      core,
+      inbound,
+      { key, cancelKey: '', mergeKey: undefined },
+      this.#onServerTerminated,
+    );
+    this.#servers.set(key, tx);
+    const target = this.#cancelTargets.get(cancelTargetKey(core, req.uri, topViaText));
+    if (target === undefined || target.terminated) {
+      tx.respond(createResponse(req, core, 481, { toTag: newTag() }));
+      return;
+    }
+    // The To tag of the CANCEL's response SHOULD equal the one of the original request's response (§9.2).
+    tx.respond(createResponse(req, core, 200, { toTag: target.toTag() }));
+    if (!target.finalSent) target.onCancel();
+  }
+
+  #ackToTagMatches(tx: InviteServerTransaction, core: RequestCore): boolean {
+    // §17.2.3 (RFC 2543 rules): the ACK's To tag must be the one of our response.
+    return hasMagicCookie(core.via[0]) || tagOf(core.to) === tx.toTag();
+  }
+
+  #unsupportedRequires(req: SipRequest): string[] {
+    if (!req.headers.has('require')) return [];
+    const out: string[] = [];
+    for (const tag of req.headers.getAll('require')) {
+      const t = tag.trim();
+      if (t !== '' && !this.#supported.has(t.toLowerCase()) && !out.includes(t)) out.push(t);
+    }
+    return out;
+  }
+
+  #register(tx: BaseServerTransaction): void {
+    const k = tx.keys;
+    this.#servers.set(k.key, tx);
+    if (!this.#cancelTargets.has(k.cancelKey)) this.#cancelTargets.set(k.cancelKey, tx);
+    if (k.mergeKey !== undefined) this.#merge.set(k.mergeKey, tx);
+  }
+
+  readonly #onServerTerminated = (tx: BaseServerTransaction): void => {
+    const k = tx.keys;
+    if (this.#servers.get(k.key) === tx) this.#servers.delete(k.key);
+    if (this.#cancelTargets.get(k.cancelKey) === tx) this.#cancelTargets.delete(k.cancelKey);
+    if (k.mergeKey !== undefined && this.#merge.get(k.mergeKey) === tx) this.#merge.delete(k.mergeKey);
+  };
+
+  // ------------------------------------------------------------ stateless errors
+
+  /** A request that parsed but failed §8.1.1 validation: 400 (or 416/505) naming the fault. */
+  #rejectInvalid(req: SipRequest, err: SipParseError, inbound: InboundContext): void {
+    if (req.method === 'ACK') {
+      // §17: no response is ever sent to an ACK.
+      this.#ctx.counters.malformedDropped++;
+      return;
+    }
+    this.#replyStateless(req, err.status, err.message, inbound);
+  }
+
+  #replyStateless(
+    req: SipRequest,
+    status: number,
+    reason: string,
+    inbound: InboundContext,
+    extraHeaders?: ReadonlyArray<[string, string]>,
+  ): void {
+    this.#sendStateless(req.headers, status, reason, inbound, extraHeaders);
+  }
+
+  /** Bytes the transport could not parse or frame: answer from a lenient scan if it is a request with a usable Via. */
+  readonly #onParseError = (err: SipParseError, data: Buffer, inbound: InboundContext): void => {
+    if (this.#stopped) return;
+    // The header block alone often parses (body errors, oversize, missing Content-Length on a stream).
+    const parsed = data.length > 0 ? parseMessage(data, { ignoreBody: true }) : undefined;
+    if (parsed !== undefined && !(parsed instanceof SipParseError)) {
+      if (parsed.kind === 'request' && parsed.method !== 'ACK') {
+        this.#sendStateless(parsed.headers, err.status, err.message, inbound);
+      } else {
+        this.#ctx.counters.malformedDropped++;
+      }
+      return;
+    }
+    const head = scanHead(data);
+    const method = requestLineMethod(head.startLine);
+    if (method === undefined || method.toUpperCase() === 'ACK') {
+      // A response, an ACK, or bytes with no recognizable request line: never answered.
+      this.#ctx.counters.malformedDropped++;
+      return;
+    }
+    this.#sendStateless(head.fields, err.status, err.message, inbound);
+  };
+
+  #sendStateless(
+    fields: Iterable<[string, string]>,
+    status: number,
+    reason: string,
+    inbound: InboundContext,
+    extraHeaders?: ReadonlyArray<[string, string]>,
+  ): void {
+    const reply = buildStatelessReply(fields, {
+      status,
+      reason,
+      toTag: newTag(),
+      serverHeader: this.#ctx.serverHeader,
+      remote: inbound.remote,
+      extraHeaders,
+    });
+    if (reply === undefined) {
+      this.#ctx.counters.malformedDropped++;
+      return;
+    }
+    this.#ctx.counters.statelessReplies++;
+    // Synchronous up to the socket write: after a stream framing error the transport closes right after.
+    this.#transport.sendResponse(reply, inbound).catch((e: unknown) => {
+      this.#ctx.logger.debug({ err: e, status }, 'stateless reply send failed');
+    });
+  }
+}
+
+const LOCAL_503: ClientTransactionOutcome = { status: 503, response: undefined, localReason: 'transport-error' };
+
+function viaText(sentBy: SentBy, branch: string): string {
+  // RFC 3261 §8.1.1.7 (branch) and RFC 3581 §3 (rport: ask for the response at our source port).
+  return `SIP/2.0/${sentBy.protocol.toUpperCase()} ${sentBy.host}:${sentBy.port};branch=${branch};rport`;
+}
+
+function sentByString(sentBy: SentBy): string {
+  return `${normalizeAddress(sentBy.host)}:${sentBy.port}`;
+}
+
+/** A copy of the request with our Via on top and Max-Forwards defaulted (§8.1.1.6); the caller's object is untouched. */
+function withTopVia(request: SipRequest, via: string): SipRequest {
+  const headers: Array<[string, string]> = [['Via', via]];
+  let hasMaxForwards = false;
+  for (const [name, value] of request.headers) {
+    if (name === 'Max-Forwards') hasMaxForwards = true;
+    headers.push([name, value]);
+  }
+  if (!hasMaxForwards) headers.splice(1, 0, ['Max-Forwards', '70']);
+  return createRequest(request.method, request.uri, headers, request.body);
+}
