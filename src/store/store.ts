@@ -131,7 +131,8 @@ export interface PresenceStore {
    * Applies the mutations in order, atomically, and resolves once they are committed (durable).
    * Rejects with a StoreError if the commit fails; nothing of the batch is then applied. Writes of other
    * callers committed in the same group are not affected by one caller's failure (docs/storage.md).
-   * Codes: STORE_ERR_INVALID_MUTATION (malformed, checked before queuing), STORE_ERR_COMMIT_FAILED, STORE_ERR_CLOSED.
+   * Codes: STORE_ERR_INVALID_MUTATION (malformed, checked before queuing), STORE_ERR_COMMIT_FAILED, STORE_ERR_CLOSED,
+   * STORE_ERR_OVERLOADED (too many writes already waiting for the database; refused at once, nothing applied).
    * A caller that does not await (set-notify-cseq) must still attach a rejection handler.
    */
   write(mutations: readonly StoreMutation[]): Promise<void>;
