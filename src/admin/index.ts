@@ -19,5 +19,5 @@ export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js';
 export { API_EVENT_TYPES, EventHub, type ApiEvent, type ApiEventType, type EventFilter } from './event-hub.js';
 export { createMetrics, instrumentStoreWrites, type PresencedMetrics, type PolledMetric } from './metrics.js';
 export type { StatsProviders, StatsRecord } from './layer-metrics.js';
-export type { WebhookOptions, WebhookStats, WebhookTarget } from './webhooks.js';
+export { webhookTarget, type WebhookConfig, type WebhookOptions, type WebhookStats, type WebhookTarget } from './webhooks.js';
 export type { SseOptions } from './sse.js';

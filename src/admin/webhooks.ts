@@ -8,7 +8,8 @@
  * memory stays bounded however long a target is down.
  */
 import { createHmac } from 'node:crypto';
-import { matchesFilter, MATCH_ALL, type ApiEvent, type EventFilter, type EventHub } from './event-hub.js';
+import { matchesFilter, MATCH_ALL, type ApiEvent, type ApiEventType, type EventFilter, type EventHub } from './event-hub.js';
+import { globMatcher } from './uri-pattern.js';
 
 export interface WebhookTarget {
   readonly url: string;
@@ -16,6 +17,30 @@ export interface WebhookTarget {
   readonly filter?: EventFilter;
   /** When set, each POST carries `X-Presenced-Signature: sha256=HMAC(secret, timestamp + "." + body)`. */
   readonly secret?: string;
+}
+
+/** A webhook as written in the configuration (api.webhooks). */
+export interface WebhookConfig {
+  readonly url: string;
+  /** Event types to send (publish, unpublish, exposed ...); all when absent or empty. */
+  readonly types?: readonly ApiEventType[];
+  /** Event packages to send (presence, dialog ...); all when absent or empty. */
+  readonly events?: readonly string[];
+  /** Presentity URI glob (sip:*@example.com); all when absent. */
+  readonly presentity?: string;
+  readonly secret?: string;
+}
+
+/** Builds a dispatcher target from its configuration. Throws on a URL that is not http(s). */
+export function webhookTarget(c: WebhookConfig): WebhookTarget {
+  const url = new URL(c.url);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`webhook URL must be http or https: ${c.url}`);
+  const filter: EventFilter = {
+    types: c.types === undefined || c.types.length === 0 ? null : new Set(c.types),
+    events: c.events === undefined || c.events.length === 0 ? null : new Set(c.events),
+    presentity: c.presentity === undefined ? null : globMatcher(c.presentity),
+  };
+  return { url: url.toString(), filter, ...(c.secret !== undefined && { secret: c.secret }) };
 }
 
 export interface WebhookOptions {

@@ -571,3 +571,41 @@ describe('OpenAPI document', () => {
     assert.ok(schema.properties['etag'] && schema.properties['body'] && schema.properties['expires']);
   });
 });
+
+describe('docs/api.md', () => {
+  test('documents every error code, and no stale ones', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { repoRoot } = await import('../support/test-server.js');
+    const { API_ERRORS } = await import('../../src/admin/index.js');
+    const doc = readFileSync(join(repoRoot(), 'docs', 'api.md'), 'utf8');
+    for (const [code, status] of Object.entries(API_ERRORS)) {
+      assert.match(doc, new RegExp(`\\| \`${code}\` \\| ${status} \\|`), `${code} (${status}) is in the error table`);
+    }
+    const mentioned = new Set(doc.match(/API_ERR_[A-Z_]+/g) ?? []);
+    for (const code of mentioned) assert.ok(code in API_ERRORS, `${code} in docs/api.md exists`);
+  });
+
+  test('documents every route of the OpenAPI document', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { repoRoot } = await import('../support/test-server.js');
+    const doc = readFileSync(join(repoRoot(), 'docs', 'api.md'), 'utf8');
+    const h = await realCore();
+    const admin = await server(h);
+    try {
+      await admin.app.ready();
+      const spec = (await admin.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+      for (const [path, ops] of Object.entries(spec.paths)) {
+        for (const method of Object.keys(ops)) {
+          const heading = `### ${method.toUpperCase()} ${path}`;
+          const listed = path === '/' || ['/health', '/ready', '/metrics'].includes(path) ? doc.includes(`$API${path}`) || doc.includes(`\`${path}\``) : doc.includes(heading);
+          assert.ok(listed, `${method.toUpperCase()} ${path} is documented`);
+        }
+      }
+    } finally {
+      await admin.stop();
+      await h.core.stop();
+    }
+  });
+});

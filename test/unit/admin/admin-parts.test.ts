@@ -114,3 +114,31 @@ describe('bearerChecker', () => {
     assert.equal(check('Bearer abc def'), 'invalid');
   });
 });
+
+describe('webhookTarget', () => {
+  test('builds the filter from the configuration and refuses non-HTTP URLs', async () => {
+    const { webhookTarget } = await import('../../../src/admin/webhooks.js');
+    const t = webhookTarget({ url: 'http://127.0.0.1:9000/hook', types: ['publish'], presentity: 'sip:*@example.com', secret: 's' });
+    assert.equal(t.url, 'http://127.0.0.1:9000/hook');
+    assert.equal(t.secret, 's');
+    const hub = new EventHub();
+    const e = hub.emit({
+      type: 'publish',
+      presentity: 'sip:a@example.com',
+      event: 'presence',
+      user: 'a',
+      domain: 'example.com',
+      etag: 'e',
+      oldEtag: null,
+      expires: 1,
+      expiresAt: '',
+      contentType: 'x',
+      body: '',
+      sender: null,
+    });
+    assert.equal(matchesFilter(t.filter!, e), true);
+    assert.equal(matchesFilter(t.filter!, { ...e, presentity: 'sip:a@example.org' }), false);
+    assert.throws(() => webhookTarget({ url: 'file:///etc/passwd' }), /http or https/);
+    assert.throws(() => webhookTarget({ url: 'not a url' }));
+  });
+});
