@@ -93,15 +93,14 @@ export class SipParseError {
     this.status = opts?.status ?? defaultStatus(code);
   }
 
-  /** A copy attributed to a header, keeping the code (used when a value parser fails inside a named header). */
-  inHeader(header: string, status?: number): SipParseError {
-    const prefix = `Bad header ${header}: `;
-    const msg = this.message.startsWith('Bad header ') ? this.message : prefix + this.message;
-    return new SipParseError(this.code === 'SIP_ERR_UNSUPPORTED_URI_SCHEME' ? 'SIP_ERR_BAD_HEADER' : this.code === 'SIP_ERR_URI' ? 'SIP_ERR_BAD_HEADER' : this.code, msg, {
-      header,
-      offset: this.offset,
-      status: status ?? 400,
-    });
+  /**
+   * The same fault attributed to a header field: a URI or scheme problem inside From/To/Contact is a bad
+   * header (400), not an unsupported Request-URI (416 is for the Request-URI only, RFC 3261 §8.2.2.1).
+   */
+  inHeader(header: string): SipParseError {
+    const message = this.message.startsWith('Bad header ') ? this.message : `Bad header ${header}: ${this.message}`;
+    const code: SipErrorCode = this.code === 'SIP_ERR_URI' || this.code === 'SIP_ERR_UNSUPPORTED_URI_SCHEME' ? 'SIP_ERR_BAD_HEADER' : this.code;
+    return new SipParseError(code, message, { header, offset: this.offset, status: 400 });
   }
 
   toString(): string {

@@ -292,7 +292,8 @@ function formatUriParams(params: Params): string {
 /** Formats a URI, re-escaping characters that may not appear literally in each component. */
 export function formatUri(uri: SipUri): string {
   if (uri.scheme === 'tel') {
-    return 'tel:' + escapeUri(uri.user ?? '', TEL_FLAG_PLACEHOLDER) + formatUriParams(uri.params);
+    // The user class covers digits, "+" and the visual separators; "#" is escaped as RFC 3966 requires.
+    return 'tel:' + escapeUri(uri.user ?? '', USER) + formatUriParams(uri.params);
   }
   let out = uri.scheme + ':';
   if (uri.user !== undefined) {
@@ -312,9 +313,6 @@ export function formatUri(uri: SipUri): string {
   }
   return out;
 }
-
-// Telephone numbers are written with the same characters as the user part (digits, "+", visual separators).
-const TEL_FLAG_PLACEHOLDER = USER;
 
 function stripVisual(n: string): string {
   return n.replace(/[-.()]/g, '').toLowerCase();
