@@ -106,17 +106,21 @@ export function adaptCoreFacade(core: CoreFacade, now: () => number = Date.now):
         if (e.change === 'removed') {
           return { type: 'publication-removed', presentity: e.presentity, event: e.event, etag: e.etag, reason: 'removed' };
         }
-        // A refresh carries no body in the domain event: the API's publish event always does, so read it back.
-        const stored = publicationOf(e.presentity, e.event, e.etag);
+        // A refresh carries no body in the domain event, but the API's publish event always does: read the
+        // stored publication back then (one index lookup). Otherwise the event has everything.
         const t = now();
-        const publication: PublicationInfo = stored ?? {
-          etag: e.etag,
-          expiresAt: t + e.expires * 1000,
-          receivedAt: t,
-          contentType: e.contentType ?? '',
-          body: e.body ?? '',
-          sender: undefined,
-        };
+        const publication: PublicationInfo | undefined =
+          e.body === undefined || e.contentType === undefined
+            ? publicationOf(e.presentity, e.event, e.etag)
+            : {
+                etag: e.etag,
+                expiresAt: t + e.expires * 1000,
+                receivedAt: t,
+                contentType: e.contentType,
+                body: e.body,
+                sender: undefined,
+              };
+        if (publication === undefined) return undefined;
         return { type: 'publication-changed', presentity: e.presentity, event: e.event, publication, oldEtag: e.oldEtag };
       }
       case 'publication-expired':

@@ -118,7 +118,14 @@ export class SseBroker {
   #start(): void {
     if (this.#unsubscribe === undefined) {
       this.#unsubscribe = this.hub.subscribe((e) => {
-        for (const s of this.#streams) if (matchesFilter(s.filter, e)) this.#send(s, e);
+        let frame: string | undefined;
+        for (const s of this.#streams) {
+          if (!matchesFilter(s.filter, e)) continue;
+          // Serialised once per event, whatever the number of streams.
+          frame ??= SseBroker.frame(e);
+          this.#write(s, frame);
+          this.#frames++;
+        }
       });
     }
     if (this.#heartbeat === undefined) {
@@ -136,9 +143,13 @@ export class SseBroker {
     this.#heartbeat = undefined;
   }
 
+  /** One SSE frame. JSON.stringify escapes line breaks, so the payload always fits one `data:` line. */
+  static frame(e: ApiEvent): string {
+    return `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+  }
+
   #send(stream: Stream, e: ApiEvent): void {
-    // JSON.stringify escapes line breaks, so the payload always fits one `data:` line.
-    this.#write(stream, `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+    this.#write(stream, SseBroker.frame(e));
     this.#frames++;
   }
 
