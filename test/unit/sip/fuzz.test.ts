@@ -5,7 +5,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import {
   SipParseError,
@@ -31,14 +30,14 @@ import {
   createResponse,
   type SipMessage,
 } from '../../../src/sip/index.js';
-import { publishBytes, subscribeBytes } from './helpers.js';
+import { publishBytes, subscribeBytes, vectorDir } from './helpers.js';
 
 const RUNS = 1500;
 
-const vectorDir = fileURLToPath(new URL('../../vectors/torture/', import.meta.url));
+const vectors = vectorDir();
 const SEEDS: Buffer[] = [publishBytes(), subscribeBytes()];
 for (const dir of ['valid', 'invalid']) {
-  for (const f of readdirSync(vectorDir + dir)) if (f.endsWith('.sip')) SEEDS.push(readFileSync(`${vectorDir}${dir}/${f}`));
+  for (const f of readdirSync(vectors + dir)) if (f.endsWith('.sip')) SEEDS.push(readFileSync(`${vectors}${dir}/${f}`));
 }
 
 const HEADER_PARSERS: Array<[string, (s: string) => unknown]> = [

@@ -1,4 +1,8 @@
 /** Shared builders for the sip/ unit tests. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 export function crlf(lines: string[], body = ''): Buffer {
   return Buffer.from(lines.join('\r\n') + '\r\n\r\n' + body, 'utf8');
 }
@@ -51,4 +55,14 @@ export function subscribeBytes(): Buffer {
     'Expires: 3600',
     'Content-Length: 0',
   ]);
+}
+
+/**
+ * Directory of the RFC 4475 vector files, whether the tests run from sources (tsx) or from dist/ after
+ * `tsc` (which does not copy the .sip files): next to the test sources first, else under the working directory.
+ */
+export function vectorDir(): string {
+  const beside = fileURLToPath(new URL('../../vectors/torture/', import.meta.url));
+  if (existsSync(join(beside, 'valid'))) return beside;
+  return join(process.cwd(), 'test', 'vectors', 'torture') + '/';
 }

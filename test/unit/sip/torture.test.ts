@@ -6,7 +6,6 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   SipParseError,
   parseContactList,
@@ -26,8 +25,9 @@ import {
   type RequestCore,
 } from '../../../src/sip/index.js';
 import { VECTORS } from '../../vectors/torture/make-vectors.js';
+import { vectorDir } from './helpers.js';
 
-const root = fileURLToPath(new URL('../../vectors/torture/', import.meta.url));
+const root = vectorDir();
 
 function files(dir: 'valid' | 'invalid'): string[] {
   return readdirSync(join(root, dir))
