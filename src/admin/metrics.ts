@@ -72,11 +72,18 @@ export function createMetrics(options: MetricsOptions = {}): PresencedMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const events = new Counter({
+  // Counted in a plain map on the event path and copied into the counter at scrape time: a labelled
+  // prom-client inc() hashes its labels on every call, which would dominate the cost of an event.
+  const eventCounts = new Map<string, { type: string; event: string; n: number }>();
+  new Counter({
     name: 'presenced_api_events_total',
     help: 'Events reported by the management API (publish, unpublish, exposed, subscription-*, notify-failed), by type and event package.',
     labelNames: ['type', 'event'],
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of eventCounts.values()) this.inc({ type: c.type, event: c.event }, c.n);
+    },
   });
 
   // Polled metrics are registered on the first scrape whose snapshot has a value for them, so a field a
@@ -155,7 +162,11 @@ export function createMetrics(options: MetricsOptions = {}): PresencedMetrics {
       storeWrite.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
     },
     countEvent(type, event) {
-      events.inc({ type, event });
+      const key = `${type} ${event}`;
+      const c = eventCounts.get(key);
+      if (c !== undefined) c.n++;
+      // Bounded by (event types x event packages), both small fixed sets.
+      else eventCounts.set(key, { type, event, n: 1 });
     },
   };
 }
