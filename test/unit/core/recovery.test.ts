@@ -160,3 +160,44 @@ describe('expiry sweeper: cost follows what expires', () => {
     assert.deepEqual(core.cleanup(), { publications: 0, subscriptions: 0 });
   });
 });
+
+describe('restart over SQLite: records round-trip through the real adapter', () => {
+  test('dialog, route set, Event id, Accept and publications come back and keep working', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { openStore } = await import('../../../src/store/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'presenced-core-'));
+    try {
+      const url = `sqlite:${join(dir, 'p.db')}`;
+      const clock = new ManualClock();
+      const s1 = await openStore(url);
+      const a = await makeCore({ store: new FlakyStore(s1), clock });
+      const etag = (await publish(a.core, ALICE, { body: pidf(ALICE, 'pc', 'open', 'persisted') })).headers.get('SIP-ETag')!;
+      const w = new Watcher({ presentity: ALICE, event: 'presence;id=7', recordRoute: ['<sip:198.51.100.1;lr>'], accept: 'application/pidf+xml, multipart/related' });
+      assert.equal((await w.subscribe(a.core, 3600)).status, 200);
+      const lastSeq = cseqOf(a.sender.notifies().at(-1)!.request);
+      await a.core.stop();
+      await s1.close();
+
+      const s2 = await openStore(url);
+      const b = await makeCore({ store: new FlakyStore(s2), clock, config: { notifyRecoveryRate: 100 } });
+      clock.advance(1000);
+      await settle();
+      const n = b.sender.notifies();
+      assert.equal(n.length, 1);
+      const req = n[0]!.request;
+      assert.equal(req.headers.get('Event'), 'presence;id=7');
+      assert.deepEqual(req.headers.getAll('Route'), ['<sip:198.51.100.1;lr>']);
+      assert.equal(req.headers.get('To'), `"Bob" <sip:bob@example.com>;tag=${w.fromTag}`);
+      assert.ok(cseqOf(req) > lastSeq);
+      assert.match(bodyOf(req), /persisted/);
+      assert.equal((await w.subscribe(b.core, 600)).status, 200, 'in-dialog refresh recognised after restart');
+      assert.equal((await publish(b.core, ALICE, { etag })).status, 200, 'entity-tag survived');
+      await b.core.stop();
+      await s2.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -38,6 +38,15 @@ export async function settle(rounds = 5): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
+/** Waits until the transaction has a final response (store writes may go through real I/O, e.g. SQLite). */
+export async function answered(tx: FakeTx, maxMs = 5000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  while (!tx.responses.some((r) => r.status >= 200) && Date.now() < deadline) {
+    await new Promise<void>((r) => setTimeout(r, 1));
+  }
+  await settle();
+}
+
 export function inbound(over: Partial<InboundContext> & { port?: number; protocol?: 'udp' | 'tcp' } = {}): InboundContext {
   return {
     remote: over.remote ?? { protocol: over.protocol ?? 'udp', address: '192.0.2.10', port: over.port ?? 5070 },
@@ -259,6 +268,7 @@ export async function publish(core: PresenceCore, aor: string, o: PublishOpts = 
   const tx = publishTx(aor, o);
   core.handlePublish(tx);
   await settle();
+  await answered(tx);
   return tx.final;
 }
 
@@ -314,6 +324,7 @@ export class Watcher {
     const tx = this.tx(expires, over);
     core.handleSubscribe(tx);
     await settle();
+    await answered(tx);
     const res = tx.final;
     if (res.status >= 200 && res.status < 300 && this.toTag === undefined) {
       const to = res.headers.get('To') ?? '';
