@@ -2,11 +2,9 @@
  * What every transaction shares: timers, the transport, the RFC 3261 timer base values, counters.
  * Kept in one object so a transaction costs a few fields, not a closure per dependency.
  */
-import type { SipResponse } from '../sip/index.js';
 import type { Logger } from '../observability/index.js';
 import type {
   Destination,
-  InboundContext,
   LocalBinding,
   MessageHandler,
   ParseErrorHandler,
@@ -19,8 +17,8 @@ import type { TimerQueue } from './timer-queue.js';
 export interface TransactionTransport {
   onMessage(handler: MessageHandler): void;
   onParseError(handler: ParseErrorHandler): void;
+  /** Responses too: the layer routes them itself (§18.2.2 via responseDestination) and keeps the bytes. */
   send(data: Buffer, dest: Destination, local?: LocalBinding): Promise<void>;
-  sendResponse(response: SipResponse, inbound: InboundContext): Promise<void>;
   localSentBy(dest: Destination): SentBy | undefined;
 }
 

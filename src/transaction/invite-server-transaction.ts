@@ -51,7 +51,6 @@ export class InviteServerTransaction extends BaseServerTransaction {
     this.#timerTrying = undefined;
     if (response.status < 200) {
       this.#provisionalSent = true;
-      this.lastResponse = response;
       this.transmit(response);
       return;
     }
@@ -62,7 +61,6 @@ export class InviteServerTransaction extends BaseServerTransaction {
       return;
     }
     this.#state = 'completed';
-    this.lastResponse = response;
     if (!this.reliable) {
       this.#intervalG = this.ctx.t1;
       this.#timerG = this.ctx.timers.schedule(this.#intervalG, this.#onTimerG);

@@ -5,17 +5,17 @@
  *      \-------------------final--------------^
  */
 import type { SipResponse } from '../sip/index.js';
+import { CompletedServerRecord } from './completed-server-record.js';
 import { BaseServerTransaction } from './server-transaction.js';
-import type { TimerEntry } from './timer-queue.js';
 
 export type NonInviteServerState = 'trying' | 'proceeding' | 'completed' | 'terminated';
 
 export class NonInviteServerTransaction extends BaseServerTransaction {
   #state: NonInviteServerState = 'trying';
-  #timerJ: TimerEntry | undefined;
 
+  /** As seen by the TU; 'completed' stays once the layer handed the Timer J wait to a compact record. */
   get state(): NonInviteServerState {
-    return this.terminated ? 'terminated' : this.#state;
+    return this.#state === 'completed' ? 'completed' : this.terminated ? 'terminated' : this.#state;
   }
 
   get finalSent(): boolean {
@@ -40,18 +40,20 @@ export class NonInviteServerTransaction extends BaseServerTransaction {
       if (!this.reliable && this.ctx.clock.now() - this.createdAt < this.ctx.t2) return;
       this.prepare(response);
       this.#state = 'proceeding';
-      this.lastResponse = response;
       this.transmit(response);
       return;
     }
     this.prepare(response);
     this.#state = 'completed';
-    this.lastResponse = response;
-    this.cancelGuard();
     this.transmit(response);
     // §17.2.2: Timer J keeps the final response for retransmitted requests; zero on reliable transports.
-    if (this.reliable) this.terminate();
-    else this.#timerJ = this.ctx.timers.schedule(64 * this.ctx.t1, () => this.terminate());
+    if (this.reliable || this.lastBytes === undefined) {
+      this.terminate();
+      return;
+    }
+    this.handOff(
+      new CompletedServerRecord(this.ctx, this.keys, this.lastBytes, this.route, this.toTag(), this.layerCallback),
+    );
   }
 
   onRetransmission(): void {
@@ -63,8 +65,5 @@ export class NonInviteServerTransaction extends BaseServerTransaction {
   /** §9.2: a CANCEL has no effect on a non-INVITE transaction (the CANCEL itself is answered 200). */
   onCancel(): void {}
 
-  protected onTerminate(): void {
-    this.ctx.timers.cancel(this.#timerJ);
-    this.#timerJ = undefined;
-  }
+  protected onTerminate(): void {}
 }

@@ -1,25 +1,70 @@
 /**
  * What both server transaction state machines share: the response preparation every response goes
- * through (Server header, To tag per RFC 3261 §8.2.6.2), sending via the transport's §18.2.2 routing,
- * and the guard that answers 500 when the TU never responds, so no transaction leaks.
+ * through (Server header, To tag per RFC 3261 §8.2.6.2), sending along the §18.2.2 / RFC 3581 route
+ * computed once from the stamped top Via, and the guard that answers 500 when the TU never responds,
+ * so no transaction leaks.
  */
-import { createResponse, parseNameAddr, SipParseError, type RequestCore, type SipRequest, type SipResponse } from '../sip/index.js';
-import type { InboundContext } from '../transport/index.js';
+import {
+  createResponse,
+  parseNameAddr,
+  serializeMessage,
+  SipParseError,
+  type RequestCore,
+  type SipRequest,
+  type SipResponse,
+} from '../sip/index.js';
+import { responseDestination, type Destination, type InboundContext, type LocalBinding } from '../transport/index.js';
 import type { TxContext } from './context.js';
 import { newTag } from './ids.js';
+import { tagOf } from './keys.js';
 import type { TimerEntry } from './timer-queue.js';
 import type { ServerTransaction } from './transaction-user.js';
 
 export interface ServerTransactionKeys {
   /** §17.2.3 matching key. */
   readonly key: string;
-  /** Key by which a CANCEL finds this transaction (§9.2). */
+  /** Key by which a CANCEL finds this transaction (§9.2); '' for none. */
   readonly cancelKey: string;
   /** §8.2.2.2 merged-request key, when this transaction registered one. */
-  mergeKey: string | undefined;
+  readonly mergeKey: string | undefined;
+  /** To tag of the request (RFC 2543 matching compares it). */
+  readonly requestToTag: string;
 }
 
-export abstract class BaseServerTransaction implements ServerTransaction {
+/** What the layer's matching tables hold: a live transaction, or the compact record of a completed one. */
+export interface ServerEntry {
+  readonly keys: ServerTransactionKeys;
+  readonly terminated: boolean;
+  readonly finalSent: boolean;
+  /** The To tag of our responses. */
+  toTag(): string;
+  /** A retransmission of the request matched (§17.2.3). */
+  onRetransmission(): void;
+  /** A CANCEL matched (§9.2). */
+  onCancel(): void;
+}
+
+/** Where a transaction's responses go: computed once per transaction. */
+export interface ResponseRoute {
+  readonly dest: Destination;
+  readonly local: LocalBinding;
+}
+
+export function responseRoute(core: Pick<RequestCore, 'via'>, inbound: InboundContext): ResponseRoute {
+  return {
+    dest: responseDestination(core.via[0], inbound),
+    local: { address: inbound.localAddress, port: inbound.localPort },
+  };
+}
+
+export function sendBytes(ctx: TxContext, bytes: Buffer, route: ResponseRoute): void {
+  ctx.transport.send(bytes, route.dest, route.local).catch((err: unknown) => {
+    // §17.2.4: a transport failure on a response leaves nothing to retry here; the client retransmits.
+    ctx.logger.debug({ err }, 'response send failed');
+  });
+}
+
+export abstract class BaseServerTransaction implements ServerTransaction, ServerEntry {
   readonly request: SipRequest;
   readonly core: RequestCore;
   readonly inbound: InboundContext;
@@ -27,20 +72,23 @@ export abstract class BaseServerTransaction implements ServerTransaction {
   /** RFC 3261 §17: TCP is reliable; Timers G/J/I collapse to zero there. */
   readonly reliable: boolean;
   protected readonly ctx: TxContext;
+  protected readonly route: ResponseRoute;
   protected readonly createdAt: number;
-  protected lastResponse: SipResponse | undefined;
+  /** The last response sent, serialized, for retransmissions. */
+  protected lastBytes: Buffer | undefined;
   #toTag: string | undefined;
   #guard: TimerEntry | undefined;
   #terminated = false;
-  readonly #onTerminated: (tx: BaseServerTransaction) => void;
+  protected readonly layerCallback: (tx: ServerEntry, replacement?: ServerEntry) => void;
 
+  /** onTerminated(tx, replacement): the layer forgets tx, and indexes replacement under the same keys if given. */
   constructor(
     ctx: TxContext,
     request: SipRequest,
     core: RequestCore,
     inbound: InboundContext,
     keys: ServerTransactionKeys,
-    onTerminated: (tx: BaseServerTransaction) => void,
+    onTerminated: (tx: ServerEntry, replacement?: ServerEntry) => void,
   ) {
     this.ctx = ctx;
     this.request = request;
@@ -48,24 +96,24 @@ export abstract class BaseServerTransaction implements ServerTransaction {
     this.inbound = inbound;
     this.keys = keys;
     this.reliable = inbound.remote.protocol !== 'udp';
+    this.route = responseRoute(core, inbound);
     this.createdAt = ctx.clock.now();
-    this.#onTerminated = onTerminated;
+    this.layerCallback = onTerminated;
+    const requestTag = tagOf(core.to);
+    if (requestTag !== '') this.#toTag = requestTag;
     this.#guard = ctx.timers.schedule(ctx.unansweredTimeoutMs, this.#unanswered);
   }
 
   abstract respond(response: SipResponse): void;
-  /** A retransmission of the request matched this transaction (§17.2.3). */
   abstract onRetransmission(): void;
-  /** A CANCEL matched this transaction (§9.2). */
   abstract onCancel(): void;
-  /** Whether a final response has been sent. */
   abstract get finalSent(): boolean;
 
   get terminated(): boolean {
     return this.#terminated;
   }
 
-  /** The To tag of our responses: the TU's if it chose one, else one generated once per transaction. */
+  /** The To tag of our responses: the request's or the TU's if set, else one generated once per transaction. */
   toTag(): string {
     this.#toTag ??= newTag();
     return this.#toTag;
@@ -92,17 +140,17 @@ export abstract class BaseServerTransaction implements ServerTransaction {
     }
   }
 
+  /** Serializes once, remembers the bytes for retransmission, sends. */
   protected transmit(response: SipResponse): void {
-    this.ctx.transport.sendResponse(response, this.inbound).catch((err: unknown) => {
-      // §17.2.4: a transport failure on a response leaves nothing to retry here; the client retransmits.
-      this.ctx.logger.debug({ err, method: this.request.method, status: response.status }, 'response send failed');
-    });
+    const bytes = serializeMessage(response);
+    this.lastBytes = bytes;
+    sendBytes(this.ctx, bytes, this.route);
   }
 
   protected retransmitLast(): void {
-    if (this.lastResponse === undefined) return;
+    if (this.lastBytes === undefined) return;
     this.ctx.counters.responsesRetransmitted++;
-    this.transmit(this.lastResponse);
+    sendBytes(this.ctx, this.lastBytes, this.route);
   }
 
   protected cancelGuard(): void {
@@ -115,7 +163,19 @@ export abstract class BaseServerTransaction implements ServerTransaction {
     this.#terminated = true;
     this.cancelGuard();
     this.onTerminate();
-    this.#onTerminated(this);
+    this.layerCallback(this);
+  }
+
+  /**
+   * Leaves the layer's tables to `replacement` (a compact Completed record): this object stays usable by
+   * the TU but the layer no longer references it.
+   */
+  protected handOff(replacement: ServerEntry): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    this.cancelGuard();
+    this.onTerminate();
+    this.layerCallback(this, replacement);
   }
 
   /** Subclasses cancel their own timers here. */

@@ -9,6 +9,7 @@ import {
   createResponse,
   formatVia,
   parseMessage,
+  parseVia,
   serializeMessage,
   SipParseError,
   validateRequest,
@@ -27,7 +28,8 @@ import { InviteServerTransaction } from './invite-server-transaction.js';
 import { cancelTargetKey, clientKey, hasMagicCookie, mergeKey, sentByKey, serverKey, tagOf } from './keys.js';
 import { NonInviteClientTransaction, type FallbackRoute } from './non-invite-client-transaction.js';
 import { NonInviteServerTransaction } from './non-invite-server-transaction.js';
-import type { BaseServerTransaction, ServerTransactionKeys } from './server-transaction.js';
+import { CompletedServerRecord } from './completed-server-record.js';
+import { responseRoute, sendBytes, type ServerEntry, type ServerTransactionKeys } from './server-transaction.js';
 import { buildStatelessReply, requestLineMethod, scanHead } from './stateless.js';
 import { TimerQueue } from './timer-queue.js';
 import type { ClientTransactionOutcome, RequestSender, TransactionUser } from './transaction-user.js';
@@ -87,9 +89,9 @@ export class TransactionLayer implements RequestSender {
   readonly #maxClient: number;
   readonly #udpMtu: number;
   readonly #rejectMaxForwardsZero: boolean;
-  readonly #servers = new Map<string, BaseServerTransaction>();
-  readonly #cancelTargets = new Map<string, BaseServerTransaction>();
-  readonly #merge = new Map<string, BaseServerTransaction>();
+  readonly #servers = new Map<string, ServerEntry>();
+  readonly #cancelTargets = new Map<string, ServerEntry>();
+  readonly #merge = new Map<string, ServerEntry>();
   readonly #clients = new Map<string, NonInviteClientTransaction>();
   #stopped = false;
 
@@ -129,6 +131,7 @@ export class TransactionLayer implements RequestSender {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const tx of [...this.#clients.values()]) tx.abort();
+    for (const e of this.#servers.values()) if (e instanceof CompletedServerRecord) e.dispose();
     this.#ctx.timers.stop();
     this.#servers.clear();
     this.#cancelTargets.clear();
@@ -228,7 +231,7 @@ export class TransactionLayer implements RequestSender {
       else this.#ctx.counters.strayAcks++;
       return;
     }
-    if (existing !== undefined && (hasMagicCookie(core.via[0]) || tagOf(existing.core.to) === tagOf(core.to))) {
+    if (existing !== undefined && (hasMagicCookie(core.via[0]) || existing.keys.requestToTag === tagOf(core.to))) {
       existing.onRetransmission();
       return;
     }
@@ -257,6 +260,7 @@ export class TransactionLayer implements RequestSender {
       key,
       cancelKey: cancelTargetKey(core, req.uri, topViaText),
       mergeKey: mergedWith === undefined ? mk : undefined,
+      requestToTag: tagOf(core.to),
     };
     const tx =
       req.method === 'INVITE'
@@ -296,7 +300,7 @@ export class TransactionLayer implements RequestSender {
       req,
       core,
       inbound,
-      { key, cancelKey: '', mergeKey: undefined },
+      { key, cancelKey: '', mergeKey: undefined, requestToTag: tagOf(core.to) },
       this.#onServerTerminated,
     );
     this.#servers.set(key, tx);
@@ -325,18 +329,28 @@ export class TransactionLayer implements RequestSender {
     return out;
   }
 
-  #register(tx: BaseServerTransaction): void {
+  #register(tx: ServerEntry): void {
     const k = tx.keys;
     this.#servers.set(k.key, tx);
-    if (!this.#cancelTargets.has(k.cancelKey)) this.#cancelTargets.set(k.cancelKey, tx);
+    if (k.cancelKey !== '' && !this.#cancelTargets.has(k.cancelKey)) this.#cancelTargets.set(k.cancelKey, tx);
     if (k.mergeKey !== undefined) this.#merge.set(k.mergeKey, tx);
   }
 
-  readonly #onServerTerminated = (tx: BaseServerTransaction): void => {
+  /** A server entry ended; `replacement` (a Completed record) takes over its keys when given. */
+  readonly #onServerTerminated = (tx: ServerEntry, replacement?: ServerEntry): void => {
     const k = tx.keys;
-    if (this.#servers.get(k.key) === tx) this.#servers.delete(k.key);
-    if (this.#cancelTargets.get(k.cancelKey) === tx) this.#cancelTargets.delete(k.cancelKey);
-    if (k.mergeKey !== undefined && this.#merge.get(k.mergeKey) === tx) this.#merge.delete(k.mergeKey);
+    if (this.#servers.get(k.key) === tx) {
+      if (replacement !== undefined) this.#servers.set(k.key, replacement);
+      else this.#servers.delete(k.key);
+    }
+    if (this.#cancelTargets.get(k.cancelKey) === tx) {
+      if (replacement !== undefined) this.#cancelTargets.set(k.cancelKey, replacement);
+      else this.#cancelTargets.delete(k.cancelKey);
+    }
+    if (k.mergeKey !== undefined && this.#merge.get(k.mergeKey) === tx) {
+      if (replacement !== undefined) this.#merge.set(k.mergeKey, replacement);
+      else this.#merge.delete(k.mergeKey);
+    }
   };
 
   // ------------------------------------------------------------ stateless errors
@@ -403,11 +417,14 @@ export class TransactionLayer implements RequestSender {
       this.#ctx.counters.malformedDropped++;
       return;
     }
+    const top = parseVia(reply.headers.get('via') ?? '');
+    if (top instanceof SipParseError) {
+      this.#ctx.counters.malformedDropped++;
+      return;
+    }
     this.#ctx.counters.statelessReplies++;
     // Synchronous up to the socket write: after a stream framing error the transport closes right after.
-    this.#transport.sendResponse(reply, inbound).catch((e: unknown) => {
-      this.#ctx.logger.debug({ err: e, status }, 'stateless reply send failed');
-    });
+    sendBytes(this.#ctx, serializeMessage(reply), responseRoute({ via: [top] }, inbound));
   }
 }
 

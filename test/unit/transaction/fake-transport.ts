@@ -22,7 +22,9 @@ export interface SentRequest {
 
 export interface SentResponse {
   readonly response: SipResponse;
-  readonly inbound: InboundContext;
+  readonly data: Buffer;
+  readonly dest: Destination;
+  readonly local: LocalBinding | undefined;
   readonly at: number;
 }
 
@@ -67,15 +69,16 @@ export class FakeTransport implements TransactionTransport {
     this.#onParseError = handler;
   }
 
-  send(data: Buffer, dest: Destination, _local?: LocalBinding): Promise<void> {
-    this.sent.push({ data, text: data.toString('latin1'), dest, at: this.#now() });
+  /** Requests land in `sent`, responses (parsed back) in `responses`. */
+  send(data: Buffer, dest: Destination, local?: LocalBinding): Promise<void> {
+    const parsed = parseMessage(data);
+    if (!(parsed instanceof SipParseError) && parsed.kind === 'response') {
+      this.responses.push({ response: parsed, data, dest, local, at: this.#now() });
+    } else {
+      this.sent.push({ data, text: data.toString('latin1'), dest, at: this.#now() });
+    }
     const err = this.failSends?.(dest);
     return err === undefined ? Promise.resolve() : Promise.reject(err);
-  }
-
-  sendResponse(response: SipResponse, inbound: InboundContext): Promise<void> {
-    this.responses.push({ response, inbound, at: this.#now() });
-    return Promise.resolve();
   }
 
   localSentBy(dest: Destination): SentBy | undefined {

@@ -51,11 +51,13 @@ describe('non-INVITE server transaction (RFC 3261 §17.2.2)', () => {
     h.transport.deliver(request());
     assert.equal(h.seen.length, 1);
     assert.equal(h.transport.responses.length, 3);
-    const [a, b, c] = h.transport.responses.map((r) => r.response);
-    assert.equal(a.status, 202);
-    assert.strictEqual(b, a);
-    assert.strictEqual(c, a);
-    assert.equal(a.headers.get('server'), 'presenced/test');
+    const [a, b, c] = h.transport.responses;
+    assert.equal(a.response.status, 202);
+    assert.deepEqual(b.data, a.data, 'byte-identical retransmission');
+    assert.deepEqual(c.data, a.data);
+    assert.equal(a.response.headers.get('server'), 'presenced/test');
+    assert.deepEqual(a.dest, { protocol: 'udp', address: '127.0.0.1', port: 5070, flowId: undefined });
+    assert.deepEqual(a.local, { address: '127.0.0.1', port: 5060 });
     const s = h.layer.stats();
     assert.equal(s.requestRetransmissionsAbsorbed, 2);
     assert.equal(s.responsesRetransmitted, 2);
