@@ -159,3 +159,62 @@ export async function startServerProcess(opts: { port: number; db: string; extra
     output: () => out,
   };
 }
+
+export interface MemoryServer {
+  readonly pid: number;
+  readonly port: number;
+  /** Memory after a full GC in the server process. */
+  measure(): Promise<{ rss: number; heapUsed: number; external: number; arrayBuffers: number }>;
+  rssBytes(): number;
+  stop(): Promise<void>;
+}
+
+/** The server in a child started with --expose-gc (bench/memory-server.ts), answering 'measure' over IPC. */
+export async function startMemoryServer(opts: { port: number; db: string }): Promise<MemoryServer> {
+  const root = repoRoot();
+  const { args } = cliCommand();
+  const viaTsx = args[0] === '--import';
+  const entry = viaTsx ? ['--import', 'tsx', join(root, 'bench', 'memory-server.ts')] : [join(root, 'dist', 'bench', 'memory-server.js')];
+  const child = spawn(process.execPath, ['--expose-gc', ...entry, String(opts.port), opts.db], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not spawn the memory server');
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const ready = await Promise.race([
+    new Promise<boolean>((resolve) => child.once('message', (m) => resolve(m === 'ready'))),
+    exited.then(() => false),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20000).unref()),
+  ]);
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error('memory server did not start');
+  }
+  return {
+    pid,
+    port: opts.port,
+    measure() {
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('memory server did not answer')), 20000);
+        child.once('message', (m) => {
+          clearTimeout(t);
+          resolve(m as { rss: number; heapUsed: number; external: number; arrayBuffers: number });
+        });
+        child.send('measure');
+      });
+    },
+    rssBytes(): number {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+      return m ? Number(m[1]) * 1024 : 0;
+    },
+    async stop(): Promise<void> {
+      if (child.exitCode !== null) return;
+      child.send('stop');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}

@@ -24,6 +24,8 @@ export interface SippRun {
 }
 
 export interface SippStats {
+  /** Wall time of the sipp run measured here (spawn to exit); the stat file only has whole seconds. */
+  wallS: number;
   elapsedS: number;
   callRate: number;
   successful: number;
@@ -95,16 +97,20 @@ export function startSipp(run: SippRun): RunningSipp {
 }
 
 export async function runSipp(run: SippRun): Promise<SippStats | undefined> {
+  const t0 = performance.now();
   await startSipp(run).done;
-  return readStats(statFile(run));
+  const wallS = (performance.now() - t0) / 1000;
+  const stats = readStats(statFile(run));
+  return stats === undefined ? undefined : { ...stats, wallS };
 }
 
 function elapsedSeconds(text: string | undefined): number {
   // sipp writes HH:MM:SS:micro.
+  // The stat file writes HH:MM:SS, the counts file HH:MM:SS:micro.
   if (text === undefined) return 0;
   const p = text.split(':').map(Number);
-  if (p.length !== 4 || p.some((n) => Number.isNaN(n))) return 0;
-  return p[0] * 3600 + p[1] * 60 + p[2] + p[3] / 1e6;
+  if (p.length < 3 || p.some((n) => Number.isNaN(n))) return 0;
+  return p[0] * 3600 + p[1] * 60 + p[2] + (p[3] ?? 0) / 1e6;
 }
 
 /** Reads the last line of a -trace_stat CSV (semicolon separated, header on the first line). */
@@ -118,6 +124,7 @@ export function readStats(file: string): SippStats | undefined {
   head.forEach((h, i) => raw.set(h, last[i] ?? ''));
   const num = (k: string): number => Number(raw.get(k) ?? 'NaN');
   return {
+    wallS: 0,
     elapsedS: elapsedSeconds(raw.get('ElapsedTime(C)')),
     callRate: num('CallRate(C)'),
     successful: num('SuccessfulCall(C)'),
