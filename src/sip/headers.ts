@@ -169,6 +169,7 @@ let versionOf: (h: SipHeaders) => number;
 let memoOf: (h: SipHeaders) => unknown;
 let setMemoOf: (h: SipHeaders, v: unknown) => void;
 let singleOf: (h: SipHeaders, key: string) => string | number;
+let adoptOf: (names: string[], keys: string[], values: string[]) => SipHeaders;
 
 /**
  * Ordered header fields. Each entry is one header line as received (or added); list headers are split into
@@ -187,6 +188,13 @@ export class SipHeaders implements Iterable<[string, string]> {
     memoOf = (h) => h.#memo;
     setMemoOf = (h, v) => {
       h.#memo = v;
+    };
+    adoptOf = (names, keys, values) => {
+      const h = new SipHeaders();
+      h.#names = names;
+      h.#keys = keys;
+      h.#values = values;
+      return h;
     };
     singleOf = (h, key) => {
       const keys = h.#keys;
@@ -207,14 +215,6 @@ export class SipHeaders implements Iterable<[string, string]> {
     if (init !== undefined) for (const [n, v] of init) this.append(n, v);
   }
 
-  /** Builds from parallel arrays already canonicalised by the parser (no copy). */
-  static fromParsed(names: string[], keys: string[], values: string[]): SipHeaders {
-    const h = new SipHeaders();
-    h.#names = names;
-    h.#keys = keys;
-    h.#values = values;
-    return h;
-  }
 
   /** Number of header lines. */
   get size(): number {
@@ -320,7 +320,7 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** A deep copy (values are strings, so copying the arrays suffices). */
   clone(): SipHeaders {
-    return SipHeaders.fromParsed(this.#names.slice(), this.#keys.slice(), this.#values.slice());
+    return adoptOf(this.#names.slice(), this.#keys.slice(), this.#values.slice());
   }
 
   *[Symbol.iterator](): Iterator<[string, string]> {
@@ -340,6 +340,14 @@ export class SipHeaders implements Iterable<[string, string]> {
   forEachLine(fn: (name: string, value: string, key: string) => void): void {
     for (let i = 0; i < this.#keys.length; i++) fn(this.#names[i], this.#values[i], this.#keys[i]);
   }
+}
+
+/**
+ * Builds headers from parallel arrays already canonicalised by the parser, without copying them.
+ * Module-internal: the arrays must agree (display name, lower-case key, value per line).
+ */
+export function adoptParsedHeaders(names: string[], keys: string[], values: string[]): SipHeaders {
+  return adoptOf(names, keys, values);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { CLASS, TOKEN, parseBoundedInt } from './chars.js';
 import { SipParseError } from './errors.js';
-import { SipHeaders, knownName } from './headers.js';
+import { adoptParsedHeaders, knownName } from './headers.js';
 import type { SipMessage, SipRequest, SipResponse } from './message.js';
 
 /** More header lines than this is an attack, not a message (a legitimate one has a few dozen). */
@@ -229,7 +229,7 @@ export function parseMessage(data: Buffer, opts?: ParseOptions): SipMessage | Si
     body = data.subarray(Math.min(bodyStart, total));
   }
 
-  const headers = SipHeaders.fromParsed(names, keys, values);
+  const headers = adoptParsedHeaders(names, keys, values);
   if (status === 0) {
     const req: SipRequest = { kind: 'request', method, uri, headers, body };
     return req;
