@@ -19,7 +19,7 @@ import { packageAccepts } from './event-registry.js';
 import type { Notifier } from './notifier.js';
 import { own, Publication, type PresentityState } from './presentity-index.js';
 import type { PublicationChange } from './domain-events.js';
-import { reply, safeReason } from './replies.js';
+import { reply, safeReason, storeFailureStatus } from './replies.js';
 
 /** One PUBLISH, SIP stripped away (also what the management API publishes). */
 export interface PublishInput {
@@ -283,7 +283,7 @@ export class PublishHandler {
         }
         entry.composite = undefined;
         ctx.index.release(entry);
-        return this.#storeFailure();
+        return this.#storeFailure(err);
       },
     );
   }
@@ -325,12 +325,13 @@ export class PublishHandler {
           }
           entry.composite = undefined;
           ctx.index.release(entry);
-          return this.#storeFailure();
+          return this.#storeFailure(err);
         },
       );
   }
 
-  #storeFailure(): Outcome {
-    return fail(500, 'Storage unavailable', [['Retry-After', String(this.#ctx.config.retryAfter)]]);
+  #storeFailure(err: unknown): Outcome {
+    const { status, reason } = storeFailureStatus(err);
+    return fail(status, reason, [['Retry-After', String(this.#ctx.config.retryAfter)]]);
   }
 }

@@ -32,3 +32,14 @@ export function safeReason(text: string): string {
   const clean = text.replace(/[^\x20-\x7e]/g, '?');
   return clean.length > 120 ? `${clean.slice(0, 117)}...` : clean;
 }
+
+/**
+ * The answer to a request whose store write failed: 503 when the store sheds load (RFC 3261 §21.5.4: the
+ * client retries after Retry-After, ideally elsewhere), 500 otherwise; both with Retry-After.
+ */
+export function storeFailureStatus(err: unknown): { status: number; reason: string } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'STORE_ERR_OVERLOADED'
+    ? { status: 503, reason: 'Service Unavailable' }
+    : { status: 500, reason: 'Storage unavailable' };
+}

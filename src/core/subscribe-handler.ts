@@ -28,7 +28,7 @@ import type { AuthorizationDecision, EventPackage } from './event-package.js';
 import { acceptableTypes } from './event-registry.js';
 import { contactForFlow, type Notifier } from './notifier.js';
 import { EMPTY_LIST, EMPTY_PARAMS, internList, own, Subscription, subscriptionId } from './presentity-index.js';
-import { reply, safeReason } from './replies.js';
+import { reply, safeReason, storeFailureStatus } from './replies.js';
 
 /** Why a SUBSCRIBE was refused before any state changed. */
 class Refusal {
@@ -86,9 +86,10 @@ export class SubscribeHandler {
     reply(tx, r.status, { reason: r.reason, headers: r.headers }, this.#ctx.logger);
   }
 
-  #storeFailure(): Refusal {
+  #storeFailure(err: unknown): Refusal {
     this.#ctx.counters.storeFailures++;
-    return new Refusal(500, 'Storage unavailable', [['Retry-After', String(this.#ctx.config.retryAfter)]]);
+    const { status, reason } = storeFailureStatus(err);
+    return new Refusal(status, reason, [['Retry-After', String(this.#ctx.config.retryAfter)]]);
   }
 
   #rulesFor(pkg: EventPackage): ExpiresRules {
@@ -272,7 +273,7 @@ export class SubscribeHandler {
         ctx.index.removeSubscription(sub);
         this.#notifier.forget(sub);
         ctx.index.release(entry);
-        this.#refuse(tx, this.#storeFailure());
+        this.#refuse(tx, this.#storeFailure(err));
       },
     );
     return undefined;
@@ -362,7 +363,7 @@ export class SubscribeHandler {
           ctx.index.touchSubscription(sub);
         }
         ctx.index.release(entry);
-        this.#refuse(tx, this.#storeFailure());
+        this.#refuse(tx, this.#storeFailure(err));
       },
     );
     return undefined;

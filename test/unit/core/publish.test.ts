@@ -312,6 +312,18 @@ describe('durability: written before the 2xx, rolled back when the write fails',
     assert.equal(sender.notifies().length, 0, 'nobody told about state that was not stored');
   });
 
+  test('a store shedding load (STORE_ERR_OVERLOADED) gets 503 with Retry-After (RFC 3261 §21.5.4)', async () => {
+    const { core, store } = await makeCore();
+    store.failWrites = 1;
+    store.failCode = 'STORE_ERR_OVERLOADED';
+    const r = await publish(core, ALICE, { body: OPEN });
+    assert.equal(r.status, 503);
+    assert.ok(r.headers.get('Retry-After'));
+    const w = new Watcher({ presentity: ALICE });
+    store.failWrites = 1;
+    assert.equal((await w.subscribe(core)).status, 503);
+  });
+
   test('a failed modify restores the previous entity-tag and body', async () => {
     const { core, store } = await makeCore();
     const e1 = (await publish(core, ALICE, { body: OPEN })).headers.get('SIP-ETag')!;

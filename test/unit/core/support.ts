@@ -164,6 +164,7 @@ export class FakeSender implements RequestSender {
 export class FlakyStore implements PresenceStore {
   readonly inner: PresenceStore;
   failWrites = 0;
+  failCode: 'STORE_ERR_COMMIT_FAILED' | 'STORE_ERR_OVERLOADED' = 'STORE_ERR_COMMIT_FAILED';
   readonly writes: StoreMutation[][] = [];
   constructor(inner: PresenceStore = new MemoryStore()) {
     this.inner = inner;
@@ -175,7 +176,7 @@ export class FlakyStore implements PresenceStore {
     this.writes.push([...mutations]);
     if (this.failWrites > 0) {
       this.failWrites--;
-      return Promise.reject(new StoreError('STORE_ERR_COMMIT_FAILED', 'injected failure'));
+      return Promise.reject(new StoreError(this.failCode, 'injected failure'));
     }
     return this.inner.write(mutations);
   }
