@@ -3,14 +3,13 @@
  * once per message. Results are cached per message and invalidated when its headers, method or
  * Request-URI change, so every layer may call these freely.
  */
-import { isToken } from './chars.js';
+import { isToken, parseBoundedInt } from './chars.js';
 import { SipParseError } from './errors.js';
 import { headersMemo, headersVersion, setHeadersMemo, singleLine, type SipHeaders } from './headers.js';
 import { parseCSeq } from './headers/cseq.js';
 import { parseVia } from './headers/via.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { parseNameAddr } from './name-addr.js';
-import { parseBoundedInt } from './chars.js';
 import type { CSeq, NameAddr, SipUri, Via } from './types.js';
 import { parseUri } from './uri.js';
 
