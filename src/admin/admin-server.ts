@@ -5,7 +5,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from '../observability/index.js';
-import { bearerChecker } from './auth.js';
+import { bearerChecker, hostChecker } from './auth.js';
 import type { AdminContext } from './context.js';
 import { bridgeDomainEvents, type AdminCore } from './core-port.js';
 import { ApiError, errorBody } from './errors.js';
@@ -133,7 +133,17 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<AdminSer
   let started = false;
   let stopping = false;
 
-  if (check !== null) {
+  if (check === null) {
+    const hostOk = hostChecker(deps.host);
+    app.addHook('onRequest', async (request) => {
+      if (!hostOk(request.headers.host)) {
+        throw new ApiError(
+          'API_ERR_FORBIDDEN_HOST',
+          'this Host is accepted only with authentication: configure api.tokens, or use an IP address or localhost',
+        );
+      }
+    });
+  } else {
     app.addHook('onRequest', async (request, reply) => {
       const url = request.routeOptions.url;
       if (url !== undefined && routes.isOpen(request.method, url)) return;

@@ -9,6 +9,11 @@ export const API_ERRORS = {
   API_ERR_BAD_REQUEST: 400,
   /** Authentication is required (tokens are configured) and no valid bearer token was sent. */
   API_ERR_UNAUTHORIZED: 401,
+  /**
+   * No tokens are configured and the Host header names neither an IP address, localhost nor the listen
+   * host: refused so that a web page cannot reach an open API through DNS rebinding.
+   */
+  API_ERR_FORBIDDEN_HOST: 403,
   /** The resource (presentity, subscription, route) does not exist. */
   API_ERR_NOT_FOUND: 404,
   /** publish: the ETag given does not match a live publication (RFC 3903 section 6: 412). */

@@ -381,6 +381,24 @@ describe('admin API (inject, real core)', () => {
       assert.equal(bad.statusCode, 400);
       assert.match(bad.json().error.message, /body.filter: Invalid regular expression/);
       assert.equal((await inject('POST', '/api/expose', { event: 'weather' })).statusCode, 422);
+      for (const filter of ['(a+)+$', '(x|x*)*', '(\\w{2,})+']) {
+        const nested = await inject('POST', '/api/expose', { event: 'presence', filter });
+        assert.equal(nested.statusCode, 400, filter);
+        assert.match(nested.json().error.message, /nested quantifiers/);
+      }
+      const optionalGroup = await inject('POST', '/api/expose', { event: 'presence', filter: '^sip:(\\w+)?@example\\.org$' });
+      assert.equal(optionalGroup.statusCode, 200, 'an optional group is fine');
+      assert.equal(optionalGroup.json().exposed, 2);
+    });
+
+    test('without tokens, a Host that is not an address or localhost is refused (DNS rebinding)', async () => {
+      const evil = await admin.app.inject({ method: 'GET', url: '/api/stats', headers: { host: 'evil.example:8080' } });
+      assert.equal(evil.statusCode, 403);
+      assert.equal(evil.json().error.code, 'API_ERR_FORBIDDEN_HOST');
+      for (const host of ['127.0.0.1:8080', '[::1]:8080', 'localhost', 'app.localhost:3000']) {
+        const ok = await admin.app.inject({ method: 'GET', url: '/api/stats', headers: { host } });
+        assert.equal(ok.statusCode, 200, host);
+      }
     });
 
     test('stats reports the core and the API', async () => {
@@ -457,6 +475,11 @@ describe('authentication', () => {
     assert.equal(events.statusCode, 401);
     const unknown = await admin.app.inject({ method: 'GET', url: '/api/unknown' });
     assert.equal(unknown.statusCode, 401);
+  });
+
+  test('with tokens, any Host is accepted (the token is the protection)', async () => {
+    const res = await admin.app.inject({ method: 'GET', url: '/api/stats', headers: { host: 'presence.example.com', authorization: 'Bearer s3cret' } });
+    assert.equal(res.statusCode, 200);
   });
 
   test('probes, metrics, the OpenAPI document and the dashboard page stay open', async () => {

@@ -148,6 +148,11 @@ export function actionRoutes(ctx: AdminContext): void {
       knownEvent(body.event);
       let re: RegExp | undefined;
       if (body.filter !== undefined) {
+        // A quantified group that itself contains a quantifier ((a+)+, (x|x*)*) can backtrack exponentially
+        // on a long URI and stall the event loop; such patterns are never needed to select URIs.
+        if (/\((?:[^()\\]|\\.)*(?:[+*]|\{\d)(?:[^()\\]|\\.)*\)(?:[+*]|\{\d+,)/.test(body.filter)) {
+          throw new ApiError('API_ERR_BAD_REQUEST', 'body.filter: nested quantifiers such as (a+)+ are not accepted');
+        }
         try {
           re = new RegExp(body.filter, 'i');
         } catch (error) {
