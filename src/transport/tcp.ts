@@ -8,10 +8,7 @@ import type { Logger } from '../observability/index.js';
 import { isIPv6Address, normalizeAddress } from './address.js';
 import type { TransportCounters } from './stats.js';
 
-/**
- * After one side half-closes, how long the socket lives on: the peer to close its side after our end(),
- * or we to write a pending response after the peer's FIN.
- */
+/** After our end(), how long the peer gets to close its side before the socket is destroyed. */
 const LINGER_MS = 2_000;
 
 export interface TcpConnectionOptions {
@@ -38,7 +35,6 @@ export class TcpConnection {
   readonly #opts: TcpConnectionOptions;
   #ending = false;
   #closed = false;
-  #peerEnded = false;
 
   constructor(id: string, socket: Socket, outbound: boolean, opts: TcpConnectionOptions) {
     this.id = id;
@@ -54,18 +50,17 @@ export class TcpConnection {
     socket.setTimeout(opts.idleTimeoutMs);
     socket.on('data', this.#onData);
     socket.on('timeout', () => {
-      if (!this.#ending && !this.#peerEnded) {
+      if (!this.#ending) {
         opts.counters.tcpIdleClosed++;
         opts.logger.debug({ flow: this.id }, 'tcp connection idle, closing');
       }
       socket.destroy();
     });
     socket.on('error', (err) => opts.logger.debug({ flow: this.id, err: err.message }, 'tcp connection error'));
-    // Sockets are half-open capable: a peer that sends its request and then shuts down its write side still
-    // gets the (possibly asynchronous) response, within LINGER_MS.
+    // A FIN from the peer ends the flow (sockets are not half-open): SIP clients close connections whole,
+    // and a response still due then goes over a new connection as §18.2.2 prescribes.
     socket.on('end', () => {
-      this.#peerEnded = true;
-      socket.setTimeout(LINGER_MS);
+      this.#ending = true;
     });
     socket.on('close', () => {
       this.#closed = true;
@@ -166,7 +161,7 @@ export class TcpListener {
   }
 
   async start(): Promise<void> {
-    const server = createServer({ noDelay: true, allowHalfOpen: true });
+    const server = createServer({ noDelay: true });
     this.#server = server;
     server.on('connection', (socket) => this.#opts.onConnection(this, socket));
     await new Promise<void>((resolve, reject) => {

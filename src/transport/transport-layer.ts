@@ -289,7 +289,7 @@ export class TransportLayer {
     // Leave from our listening address when it is specific, so the peer sees the address our Via names.
     const bindTo = this.#tcp.find((l) => l.family === family && !isWildcard(l.address))?.address;
     const attempt = new Promise<TcpConnection>((resolve, reject) => {
-      const socket = connect({ host, port, family, localAddress: bindTo, noDelay: true, allowHalfOpen: true });
+      const socket = connect({ host, port, family, localAddress: bindTo, noDelay: true });
       const fail = (err: Error): void => {
         this.#counters.tcpConnectFailures++;
         socket.destroy();

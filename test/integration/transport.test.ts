@@ -5,7 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import {
@@ -56,7 +56,8 @@ async function startServer(host = '127.0.0.1', extra: Partial<TransportOptions> 
     {
       onRequest(tx) {
         seen.push(tx);
-        if (tx.request.method === 'SUBSCRIBE') {
+        // Call-IDs starting "late-" are answered by the test itself.
+        if (tx.request.method === 'SUBSCRIBE' && !tx.core.callId.startsWith('late-')) {
           tx.respond(createResponse(tx.request, tx.core, 202, { toTag: 'srv', headers: [['Expires', '600']] }));
         }
       },
@@ -175,6 +176,10 @@ class TcpClient {
 
   #wake(): void {
     for (const w of this.#waiters.splice(0)) w();
+  }
+
+  static adopt(socket: Socket): TcpClient {
+    return new TcpClient(socket);
   }
 
   static async open(port: number, host = '127.0.0.1'): Promise<TcpClient> {
@@ -475,7 +480,6 @@ describe('TCP on 127.0.0.1', () => {
     const flowId = s.seen.find((t) => t.core.callId === 'flow-close')?.inbound.flowId ?? '';
     assert.equal(s.transport.hasFlow(flowId), true);
     c.destroy();
-    // The server keeps a half-closed socket writable for a short linger (a response may still be due).
     await within(
       (async () => {
         while (!closed.includes(flowId)) await new Promise((r) => setTimeout(r, 10));
@@ -484,6 +488,94 @@ describe('TCP on 127.0.0.1', () => {
       6000,
     );
     assert.equal(s.transport.hasFlow(flowId), false);
+  });
+});
+
+describe('TCP connections we open', () => {
+  let s: Server;
+  before(async () => {
+    s = await startServer();
+  });
+  after(async () => {
+    await stopServer(s);
+  });
+
+  /** A peer listening on TCP; resolves its accepted sockets as TcpClient-like readers. */
+  async function peer(): Promise<{ port: number; accepted: Promise<TcpClient>; close(): void }> {
+    let resolve: (c: TcpClient) => void = () => {};
+    const accepted = new Promise<TcpClient>((r) => (resolve = r));
+    const server = createServer((sock) => resolve(TcpClient.adopt(sock)));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const addr = server.address();
+    assert.ok(addr !== null && typeof addr === 'object');
+    return {
+      port: addr.port,
+      accepted,
+      close: () => {
+        server.close();
+      },
+    };
+  }
+
+  test('sendRequest without a flow opens a connection and reads the response on it', async () => {
+    const p = await peer();
+    try {
+      const outcome = s.layer.sendRequest(
+        createRequest('NOTIFY', `sip:alice@127.0.0.1:${p.port};transport=tcp`, [
+          ['From', '<sip:bob@example.com>;tag=srv'],
+          ['To', '<sip:alice@example.com>;tag=a'],
+          ['Call-ID', 'outbound-1'],
+          ['CSeq', '1 NOTIFY'],
+        ]),
+        { protocol: 'tcp', address: '127.0.0.1', port: p.port },
+      );
+      const conn = await within(p.accepted, 'inbound connection at the peer');
+      const notify = await conn.waitMessage(1);
+      const via = notify.headers.get('via') ?? '';
+      assert.match(via, new RegExp(`^SIP/2\\.0/TCP 127\\.0\\.0\\.1:${s.tcpPort};`), 'sent-by is our TCP listener');
+      conn.socket.write(
+        `SIP/2.0 200 OK\r\nVia: ${via}\r\nFrom: <sip:bob@example.com>;tag=srv\r\nTo: <sip:alice@example.com>;tag=a\r\n` +
+          `Call-ID: outbound-1\r\nCSeq: 1 NOTIFY\r\nContent-Length: 0\r\n\r\n`,
+      );
+      assert.equal((await within(outcome, 'outcome')).status, 200);
+      assert.equal(s.transport.stats().tcpConnectionsOutbound, 1);
+      conn.destroy();
+    } finally {
+      p.close();
+    }
+  });
+
+  test('a response whose connection has closed goes over a new connection to the sent-by port (§18.2.2)', async () => {
+    const p = await peer();
+    try {
+      const c = await TcpClient.open(s.tcpPort);
+      c.socket.write(subscribe({ transport: 'TCP', sentBy: `127.0.0.1:${p.port}`, callId: 'late-1' }));
+      await within(
+        (async () => {
+          while (!s.seen.some((t) => t.core.callId === 'late-1')) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        'request at the TU',
+      );
+      c.destroy();
+      const tx = s.seen.find((t) => t.core.callId === 'late-1');
+      assert.ok(tx);
+      await within(
+        (async () => {
+          while (s.transport.hasFlow(tx.inbound.flowId ?? '')) await new Promise((r) => setTimeout(r, 10));
+        })(),
+        'flow closed',
+        6000,
+      );
+      tx.respond(createResponse(tx.request, tx.core, 202, { toTag: 'late' }));
+      const conn = await within(p.accepted, 'new connection to sent-by');
+      const r = asResponse(await conn.waitMessage(1));
+      assert.equal(r.status, 202);
+      assert.equal(r.headers.get('call-id'), 'late-1');
+      conn.destroy();
+    } finally {
+      p.close();
+    }
   });
 });
 
