@@ -237,6 +237,36 @@ for (const transport of TRANSPORTS) {
         assert.equal(n.request.uri, `sip:watcher@127.0.0.1:9${param}`, 'Request-URI stays the remote target with loose routing');
       }));
 
+    test('no NOTIFY while the previous one is unanswered; changes meanwhile are coalesced into the latest state (issue 3)', () =>
+      withClient(transport, async (c) => {
+        const p = aor('coalesce');
+        const w = new WatcherDialog(c, { presentity: p });
+        assert.equal((await w.subscribe(300)).status, 200);
+        await w.notify();
+        const first = await publish(c, { aor: p, body: pidf(p, 'dev', 'open', 'one'), expires: 300 });
+        // Hold the NOTIFY for change 1 unanswered (less than T1, so UDP does not retransmit it yet).
+        const pending = await w.notify({ status: null });
+        assert.deepEqual(basics(pending.request.body), ['open']);
+        const second = await publish(c, { aor: p, etag: first.headers.get('SIP-ETag') ?? '', body: pidf(p, 'dev', 'closed', 'two'), expires: 300 });
+        await publish(c, { aor: p, etag: second.headers.get('SIP-ETag') ?? '', body: pidf(p, 'dev', 'open', 'three'), expires: 300 });
+        await c.expectNoRequest('NOTIFY', 150);
+        c.respond(pending, 200, 'OK');
+        const latest = await w.notify();
+        assert.match(latest.request.body.toString(), /three/);
+        await c.expectNoRequest('NOTIFY', 300);
+      }));
+
+    test('in-dialog SUBSCRIBE with a CSeq lower than the last one: 500 (RFC 3261 §12.2.2)', () =>
+      withClient(transport, async (c) => {
+        const w = new WatcherDialog(c, { presentity: aor('oldcseq') });
+        w.cseq = 10;
+        assert.equal((await w.subscribe(300)).status, 200);
+        await w.notify();
+        w.cseq = 3;
+        const res = await w.subscribe(300);
+        assert.equal(res.status, 500);
+      }));
+
     test('NOTIFY answered 481 ends the subscription (RFC 6665 §4.2.2)', () =>
       withClient(transport, async (c) => {
         const p = aor('gone');

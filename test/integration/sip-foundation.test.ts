@@ -224,6 +224,25 @@ for (const transport of TRANSPORTS) {
       }
     });
 
+    test('a merged request (same From-tag, Call-ID and CSeq, other branch, no To-tag) gets 482 (RFC 3261 §8.2.2.2)', async () => {
+      const c = await client(transport);
+      try {
+        const first = c.build({ method: 'SUBSCRIBE', uri: 'sip:merged@example.com', from: '<sip:m@example.com>;tag=merge1', callId: `merge-${newBranch()}`, cseq: 5, contact: c.contactUri(), headers: [['Event', 'presence'], ['Expires', '60']] });
+        // The copy arrives (as if over another path of a forking proxy) while the first is still being processed.
+        const copy = c.build({ method: 'SUBSCRIBE', uri: 'sip:merged@example.com', from: '<sip:m@example.com>;tag=merge1', callId: first.callId, cseq: 5, contact: c.contactUri(), headers: [['Event', 'presence'], ['Expires', '60']] });
+        if (transport === 'tcp') c.sendRaw(Buffer.concat([first.bytes, copy.bytes]));
+        else {
+          c.sendRaw(first.bytes);
+          c.sendRaw(copy.bytes);
+        }
+        const [r1, r2] = await Promise.all([c.waitResponse(first.branch), c.waitResponse(copy.branch)]);
+        assert.equal(r1.status, 200);
+        assert.equal(r2.status, 482);
+      } finally {
+        await c.close();
+      }
+    });
+
     test('NOTIFY outside any dialog of ours gets 481', async () => {
       const c = await client(transport);
       try {
