@@ -1,6 +1,6 @@
 /**
  * Storage benchmark: main-thread cost per mutation and throughput of the SQLite adapter under group commit, and the
- * start-up load time. Run: `npx tsx bench/store-bench.ts [--quick] [--json]`. Bounded loops only; the database lives
+ * start-up load time. Run: `npx tsx bench/store-bench.ts [--quick] [--json] [--reps N] [--only writes|load]`. Bounded loops only; the database lives
  * in a fresh directory under os.tmpdir() that is removed afterwards. `--reps N` (default 3) repeats each run and keeps
  * the least disturbed one: on a shared machine other processes inflate the event loop's busy time.
  *
@@ -256,9 +256,11 @@ export async function runStoreBench(args: readonly string[] = []): Promise<{ wri
       }
       return best(all);
     };
-    const baseline = await runs('memory', 'normal');
-    const writes: Figures[] = baseline.map((b) => ({ ...b, storeUsPerMutation: 0 }));
-    for (const durability of ['normal', 'full'] as const) {
+    const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+    const writes: Figures[] = [];
+    const baseline = only === 'load' ? [] : await runs('memory', 'normal');
+    writes.push(...baseline.map((b) => ({ ...b, storeUsPerMutation: 0 })));
+    for (const durability of only === 'load' ? [] : (['normal', 'full'] as const)) {
       for (const mode of ['main', 'worker'] as const) {
         (await runs(mode, durability)).forEach((r, i) => {
           const base = baseline[i]!;
@@ -266,7 +268,7 @@ export async function runStoreBench(args: readonly string[] = []): Promise<{ wri
         });
       }
     }
-    const load = [await loadScenario(dir, scale, 'main'), await loadScenario(dir, scale, 'worker')];
+    const load = only === 'writes' ? [] : [await loadScenario(dir, scale, 'main'), await loadScenario(dir, scale, 'worker')];
     return { writes, load };
   } finally {
     rmSync(dir, { recursive: true, force: true });
