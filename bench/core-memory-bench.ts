@@ -17,7 +17,7 @@ const PER_PRESENTITY = 10;
 const gc = (globalThis as { gc?: () => void }).gc;
 
 const nullStore: PresenceStore = {
-  load: (): Promise<StoreSnapshot> => Promise.resolve({ publications: [], subscriptions: [], watchers: [] }),
+  load: (): Promise<StoreSnapshot> => Promise.resolve({ publications: [], subscriptions: [], watchers: [], documents: [] }),
   write: () => Promise.resolve(),
   close: () => Promise.resolve(),
   stats: () => ({ commits: 0, mutations: 0, lastCommitMs: 0, pendingMutations: 0 }),

@@ -4,6 +4,8 @@
  */
 export type {
   DialogRecord,
+  DocumentRecord,
+  EventParam,
   FlowRecord,
   PresenceStore,
   PublicationRecord,

@@ -65,6 +65,9 @@ export interface FlowRecord {
 
 export type SubscriptionStatus = 'pending' | 'active' | 'terminated';
 
+/** One Event header parameter as received: name and value (null for a parameter without a value). */
+export type EventParam = readonly [name: string, value: string | null];
+
 /** One subscription (the active_watchers table). */
 export interface SubscriptionRecord {
   /** Stable key: the dialog id (Call-ID, local tag, remote tag) plus Event id, encoded by the core. */
@@ -80,8 +83,16 @@ export interface SubscriptionRecord {
   /** Unix epoch milliseconds. */
   readonly expiresAt: number;
   readonly createdAt: number;
-  /** Per-subscription body version for packages that count (watcherinfo, dialog-info). */
+  /**
+   * Per-subscription body version for packages that count (watcherinfo, dialog-info): how many NOTIFYs with a
+   * body were sent, i.e. the version the next body carries (RFC 3858 §4.1, RFC 4235 §4.1).
+   */
   readonly version: number;
+  /**
+   * Every Event header parameter of the SUBSCRIBE except `id`, in order (RFC 4235 §3.1 filters, `sla`); echoed in
+   * every NOTIFY (RFC 6665 §8.2.1). Absent or empty: none. Records written before this field existed have none.
+   */
+  readonly eventParams?: readonly EventParam[] | undefined;
   /** Media types the subscriber accepts (Accept header), in its order. */
   readonly accept: readonly string[];
   readonly dialog: DialogRecord;
@@ -102,6 +113,25 @@ export interface WatcherRecord {
   readonly insertedAt: number;
 }
 
+/**
+ * A user's document (the documents table), e.g. an RFC 5025 pres-rules document managed over XCAP (RFC 4825):
+ * one per (owner, application usage, document name).
+ */
+export interface DocumentRecord {
+  /** The owner's AOR, normalised by the core ("sip:alice@example.com"); the XCAP User Identifier. */
+  readonly owner: string;
+  /** XCAP application unique id ("pres-rules"). */
+  readonly auid: string;
+  /** Document name within the owner's directory ("index"). */
+  readonly name: string;
+  /** Entity tag of this version of the document (RFC 4825 §7.11). */
+  readonly etag: string;
+  readonly contentType: string;
+  readonly body: string;
+  /** Unix epoch milliseconds of the last change. */
+  readonly updatedAt: number;
+}
+
 export type StoreMutation =
   | { readonly kind: 'put-publication'; readonly record: PublicationRecord }
   | { readonly kind: 'delete-publication'; readonly presentity: string; readonly event: string; readonly etag: string }
@@ -113,15 +143,27 @@ export type StoreMutation =
    * Advances the stored NOTIFY CSeq (dialog.localSeq) of a subscription without rewriting the whole record.
    * It is a high-water mark: it never lowers the stored value (RFC 3261 section 12.2.1.1, the local CSeq only
    * grows), and it is a no-op for an unknown id. Adapters may coalesce several for the same id into one update.
+   * With `version`, the body version is set together with the CSeq, under the same rule: both only move when the
+   * CSeq advances (a NOTIFY's version never exceeds a later NOTIFY's).
    */
-  | { readonly kind: 'set-notify-cseq'; readonly id: string; readonly localSeq: number }
+  | {
+      readonly kind: 'set-notify-cseq';
+      readonly id: string;
+      readonly localSeq: number;
+      /** The subscription's body version after that NOTIFY (SubscriptionRecord.version); omitted: unchanged. */
+      readonly version?: number | undefined;
+    }
   | { readonly kind: 'put-watcher'; readonly record: WatcherRecord }
-  | { readonly kind: 'delete-watcher'; readonly presentity: string; readonly watcher: string; readonly event: string };
+  | { readonly kind: 'delete-watcher'; readonly presentity: string; readonly watcher: string; readonly event: string }
+  /** Creates or replaces the document of (owner, auid, name). */
+  | { readonly kind: 'put-document'; readonly record: DocumentRecord }
+  | { readonly kind: 'delete-document'; readonly owner: string; readonly auid: string; readonly name: string };
 
 export interface StoreSnapshot {
   readonly publications: PublicationRecord[];
   readonly subscriptions: SubscriptionRecord[];
   readonly watchers: WatcherRecord[];
+  readonly documents: DocumentRecord[];
 }
 
 export interface PresenceStore {

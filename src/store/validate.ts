@@ -6,6 +6,7 @@
 import { StoreError } from './errors.js';
 import type {
   DialogRecord,
+  DocumentRecord,
   FlowRecord,
   PublicationRecord,
   StoreMutation,
@@ -52,6 +53,15 @@ function checkFlow(f: FlowRecord | undefined): string | undefined {
   return undefined;
 }
 
+function isEventParams(v: unknown): boolean {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) {
+    const p: unknown = v[i];
+    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || (p[1] !== null && typeof p[1] !== 'string')) return false;
+  }
+  return true;
+}
+
 export function checkSubscription(r: SubscriptionRecord | undefined): string | undefined {
   if (typeof r !== 'object' || r === null) return 'record is not an object';
   if (!isStr(r.id) || !isStr(r.presentity) || !isStr(r.event) || !isStr(r.watcher)) {
@@ -63,6 +73,9 @@ export function checkSubscription(r: SubscriptionRecord | undefined): string | u
     return 'expiresAt, createdAt and version must be integers';
   }
   if (!isStrArray(r.accept)) return 'accept must be an array of strings';
+  if (r.eventParams !== undefined && !isEventParams(r.eventParams)) {
+    return 'eventParams must be an array of [name, value] pairs (value a string or null)';
+  }
   return checkDialog(r.dialog) ?? checkFlow(r.flow);
 }
 
@@ -73,6 +86,14 @@ export function checkWatcher(r: WatcherRecord | undefined): string | undefined {
   if (s !== 'pending' && s !== 'active' && s !== 'terminated' && s !== 'waiting') return 'unknown status';
   if (!isOptStr(r.reason) || !isOptStr(r.displayName)) return 'reason and displayName must be strings or undefined';
   if (!isInt(r.insertedAt)) return 'insertedAt must be an integer (epoch ms)';
+  return undefined;
+}
+
+export function checkDocument(r: DocumentRecord | undefined): string | undefined {
+  if (typeof r !== 'object' || r === null) return 'record is not an object';
+  if (!isStr(r.owner) || !isStr(r.auid) || !isStr(r.name)) return 'owner, auid and name must be strings';
+  if (!isStr(r.etag) || !isStr(r.contentType) || !isStr(r.body)) return 'etag, contentType and body must be strings';
+  if (!isInt(r.updatedAt)) return 'updatedAt must be an integer (epoch ms)';
   return undefined;
 }
 
@@ -93,13 +114,18 @@ export function checkMutation(m: StoreMutation): string | undefined {
     case 'delete-subscription':
       return isStr(m.id) ? undefined : 'id must be a string';
     case 'set-notify-cseq':
-      return isStr(m.id) && isInt(m.localSeq) ? undefined : 'id must be a string and localSeq an integer';
+      if (!isStr(m.id) || !isInt(m.localSeq)) return 'id must be a string and localSeq an integer';
+      return m.version === undefined || isInt(m.version) ? undefined : 'version must be an integer or undefined';
     case 'put-watcher':
       return checkWatcher(m.record);
     case 'delete-watcher':
       return isStr(m.presentity) && isStr(m.watcher) && isStr(m.event)
         ? undefined
         : 'presentity, watcher and event must be strings';
+    case 'put-document':
+      return checkDocument(m.record);
+    case 'delete-document':
+      return isStr(m.owner) && isStr(m.auid) && isStr(m.name) ? undefined : 'owner, auid and name must be strings';
     default:
       return 'unknown mutation kind';
   }

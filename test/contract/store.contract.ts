@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   StoreError,
+  type DocumentRecord,
   type PresenceStore,
   type PublicationRecord,
   type StoreMutation,
@@ -87,6 +88,21 @@ export function watcher(overrides: Partial<WatcherRecord> = {}): WatcherRecord {
   };
 }
 
+export function document(overrides: Partial<DocumentRecord> = {}): DocumentRecord {
+  return {
+    owner: 'sip:alice@example.com',
+    auid: 'pres-rules',
+    name: 'index',
+    etag: 'doc-etag-1',
+    contentType: 'application/auth-policy+xml',
+    body: '<?xml version="1.0"?><ruleset xmlns="urn:ietf:params:xml:ns:common-policy"/>',
+    updatedAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+const EMPTY: StoreSnapshot = { publications: [], subscriptions: [], watchers: [], documents: [] };
+
 const withCseq = (s: SubscriptionRecord, localSeq: number): SubscriptionRecord => ({ ...s, dialog: { ...s.dialog, localSeq } });
 
 /** Load order is not part of the contract: compare sorted. */
@@ -96,6 +112,7 @@ export function canonical(s: StoreSnapshot): StoreSnapshot {
     publications: [...s.publications].sort(by((r) => `${r.presentity}\u0001${r.event}\u0001${r.etag}`)),
     subscriptions: [...s.subscriptions].sort(by((r) => r.id)),
     watchers: [...s.watchers].sort(by((r) => `${r.presentity}\u0001${r.watcher}\u0001${r.event}`)),
+    documents: [...s.documents].sort(by((r) => `${r.owner}\u0001${r.auid}\u0001${r.name}`)),
   };
 }
 
@@ -113,11 +130,13 @@ class Model {
   readonly pubs = new Map<string, PublicationRecord>();
   readonly subs = new Map<string, SubscriptionRecord>();
   readonly watchers = new Map<string, WatcherRecord>();
+  readonly documents = new Map<string, DocumentRecord>();
 
   constructor(s: StoreSnapshot) {
     for (const p of s.publications) this.pubs.set(JSON.stringify([p.presentity, p.event, p.etag]), p);
     for (const r of s.subscriptions) this.subs.set(r.id, r);
     for (const w of s.watchers) this.watchers.set(JSON.stringify([w.presentity, w.watcher, w.event]), w);
+    for (const d of s.documents) this.documents.set(JSON.stringify([d.owner, d.auid, d.name]), d);
   }
 
   apply(m: StoreMutation): void {
@@ -140,7 +159,9 @@ class Model {
         break;
       case 'set-notify-cseq': {
         const s = this.subs.get(m.id);
-        if (s !== undefined && m.localSeq > s.dialog.localSeq) this.subs.set(m.id, withCseq(s, m.localSeq));
+        if (s !== undefined && m.localSeq > s.dialog.localSeq) {
+          this.subs.set(m.id, { ...withCseq(s, m.localSeq), version: m.version ?? s.version });
+        }
         break;
       }
       case 'put-watcher':
@@ -149,11 +170,22 @@ class Model {
       case 'delete-watcher':
         this.watchers.delete(JSON.stringify([m.presentity, m.watcher, m.event]));
         break;
+      case 'put-document':
+        this.documents.set(JSON.stringify([m.record.owner, m.record.auid, m.record.name]), m.record);
+        break;
+      case 'delete-document':
+        this.documents.delete(JSON.stringify([m.owner, m.auid, m.name]));
+        break;
     }
   }
 
   snapshot(): StoreSnapshot {
-    return canonical({ publications: [...this.pubs.values()], subscriptions: [...this.subs.values()], watchers: [...this.watchers.values()] });
+    return canonical({
+      publications: [...this.pubs.values()],
+      subscriptions: [...this.subs.values()],
+      watchers: [...this.watchers.values()],
+      documents: [...this.documents.values()],
+    });
   }
 }
 
@@ -171,9 +203,13 @@ const arbMutation: fc.Arbitrary<StoreMutation> = (() => {
     fc.tuple(id, n, n).map(([i, seq, version]): StoreMutation => ({ kind: 'put-subscription', record: withCseq(subscription(i, { version }), seq) })),
     id.map((i): StoreMutation => ({ kind: 'delete-subscription', id: i })),
     fc.tuple(id, n).map(([i, seq]): StoreMutation => ({ kind: 'set-notify-cseq', id: i, localSeq: seq })),
+    // Versions grow with the CSeq they are sent with: the generator keeps that relation.
+    fc.tuple(id, n).map(([i, seq]): StoreMutation => ({ kind: 'set-notify-cseq', id: i, localSeq: seq, version: seq * 2 })),
     fc.tuple(presentity, who, fc.constantFrom('pending', 'active', 'terminated', 'waiting') as fc.Arbitrary<WatcherRecord['status']>)
       .map(([p, w, status]): StoreMutation => ({ kind: 'put-watcher', record: watcher({ presentity: p, watcher: w, status }) })),
     fc.tuple(presentity, who).map(([p, w]): StoreMutation => ({ kind: 'delete-watcher', presentity: p, watcher: w, event: 'presence' })),
+    fc.tuple(presentity, etag, fc.string({ maxLength: 20 })).map(([owner, e, body]): StoreMutation => ({ kind: 'put-document', record: document({ owner, etag: e, body }) })),
+    presentity.map((owner): StoreMutation => ({ kind: 'delete-document', owner, auid: 'pres-rules', name: 'index' })),
   );
 })();
 
@@ -197,7 +233,7 @@ export function storeContractTests(
   describe(`PresenceStore contract: ${name}`, () => {
     test('a new store loads empty', () =>
       withStore(async ({ store }) => {
-        assert.deepEqual(await store.load(), { publications: [], subscriptions: [], watchers: [] });
+        assert.deepEqual(await store.load(), EMPTY);
       }));
 
     describe('publications (presentity table)', () => {
@@ -347,12 +383,68 @@ export function storeContractTests(
         }));
     });
 
+    describe('event parameters and body versions', () => {
+      test('put-subscription keeps the Event parameters in order, values and null values alike', () =>
+        withStore(async ({ store }) => {
+          const filtered = subscription('sub-f', { event: 'dialog', eventParams: [['call-id', 'c1@pbx'], ['from-tag', 'x'], ['include-session-description', null]] });
+          const sla = subscription('sub-s', { event: 'dialog;sla', eventParams: [['sla', null]] });
+          await store.write([{ kind: 'put-subscription', record: filtered }, { kind: 'put-subscription', record: sla }]);
+          assert.deepEqual(canonical(await store.load()).subscriptions, [filtered, sla]);
+        }));
+
+      test('set-notify-cseq with a version advances both; without one it keeps the version; a later put states both', () =>
+        withStore(async ({ store }) => {
+          await store.write([{ kind: 'put-subscription', record: subscription('sub-1', { version: 1 }) }]);
+          await store.write([{ kind: 'set-notify-cseq', id: 'sub-1', localSeq: 8, version: 5 }]);
+          let [r] = (await store.load()).subscriptions;
+          assert.deepEqual([r?.dialog.localSeq, r?.version], [8, 5]);
+          await store.write([{ kind: 'set-notify-cseq', id: 'sub-1', localSeq: 9 }]);
+          [r] = (await store.load()).subscriptions;
+          assert.deepEqual([r?.dialog.localSeq, r?.version], [9, 5]);
+          // An older CSeq moves nothing, its version neither.
+          await store.write([{ kind: 'set-notify-cseq', id: 'sub-1', localSeq: 3, version: 2 }]);
+          [r] = (await store.load()).subscriptions;
+          assert.deepEqual([r?.dialog.localSeq, r?.version], [9, 5]);
+          await store.write([{ kind: 'put-subscription', record: withCseq(subscription('sub-1', { version: 7 }), 12) }]);
+          [r] = (await store.load()).subscriptions;
+          assert.deepEqual([r?.dialog.localSeq, r?.version], [12, 7]);
+        }));
+
+      test('many unawaited set-notify-cseq with versions in one turn keep the highest of each', () =>
+        withStore(async ({ store }) => {
+          await store.write([{ kind: 'put-subscription', record: subscription() }]);
+          const writes: Promise<void>[] = [];
+          for (let seq = 4; seq <= 60; seq++) writes.push(store.write([{ kind: 'set-notify-cseq', id: 'sub-1', localSeq: seq, version: seq - 4 }]));
+          await Promise.all(writes);
+          const [r] = (await store.load()).subscriptions;
+          assert.deepEqual([r?.dialog.localSeq, r?.version], [60, 56]);
+        }));
+    });
+
+    describe('documents table', () => {
+      test('put-document stores every field and replaces by (owner, auid, name); delete-document removes', () =>
+        withStore(async ({ store }) => {
+          const a = document();
+          const b = document({ owner: 'sip:bob@example.com', etag: 'b1', body: 'x'.repeat(5000) });
+          const c = document({ auid: 'resource-lists', contentType: 'application/resource-lists+xml' });
+          await store.write([{ kind: 'put-document', record: a }, { kind: 'put-document', record: b }, { kind: 'put-document', record: c }]);
+          assert.deepEqual(canonical(await store.load()).documents, canonical({ ...EMPTY, documents: [a, b, c] }).documents);
+          const a2 = document({ etag: 'doc-etag-2', body: '<ruleset xmlns="urn:ietf:params:xml:ns:common-policy"><rule id="r"/></ruleset>', updatedAt: 1_700_000_001_000 });
+          await store.write([{ kind: 'put-document', record: a2 }]);
+          await store.write([
+            { kind: 'delete-document', owner: b.owner, auid: b.auid, name: b.name },
+            { kind: 'delete-document', owner: 'sip:nobody@example.com', auid: 'pres-rules', name: 'index' },
+          ]);
+          assert.deepEqual(canonical(await store.load()).documents, canonical({ ...EMPTY, documents: [a2, c] }).documents);
+        }));
+    });
+
     describe('writes', () => {
       test('a write is atomic: one malformed mutation rejects it with STORE_ERR_INVALID_MUTATION and applies none', () =>
         withStore(async ({ store }) => {
           const bad = { kind: 'put-publication', record: { ...publication({ etag: 'bad' }), expiresAt: 'soon' } } as unknown as StoreMutation;
           await rejectsWith(store.write([{ kind: 'put-publication', record: publication() }, bad]), 'STORE_ERR_INVALID_MUTATION');
-          assert.deepEqual(await store.load(), { publications: [], subscriptions: [], watchers: [] });
+          assert.deepEqual(await store.load(), EMPTY);
         }));
 
       test('refuses malformed mutations of every kind', () =>
@@ -376,10 +468,16 @@ export function storeContractTests(
             { kind: 'set-notify-cseq', id: 'sub-1', localSeq: Infinity },
             { kind: 'put-watcher', record: { ...watcher(), status: 'approved' } },
             { kind: 'delete-watcher', presentity: 'sip:a@example.com', watcher: 'sip:b@example.com' },
+            { kind: 'put-subscription', record: { ...s, eventParams: [['call-id']] } },
+            { kind: 'put-subscription', record: { ...s, eventParams: { sla: null } } },
+            { kind: 'set-notify-cseq', id: 'sub-1', localSeq: 4, version: '2' },
+            { kind: 'put-document', record: { ...document(), body: undefined } },
+            { kind: 'put-document', record: { ...document(), updatedAt: 'now' } },
+            { kind: 'delete-document', owner: 'sip:a@example.com', auid: 'pres-rules' },
           ];
           for (const m of malformed) await rejectsWith(store.write([m as StoreMutation]), 'STORE_ERR_INVALID_MUTATION');
           await rejectsWith(store.write('nope' as unknown as StoreMutation[]), 'STORE_ERR_INVALID_MUTATION');
-          assert.deepEqual(await store.load(), { publications: [], subscriptions: [], watchers: [] });
+          assert.deepEqual(await store.load(), EMPTY);
         }));
 
       test('mutations within one write apply in order', () =>
@@ -489,9 +587,11 @@ export function storeContractTests(
             { kind: 'put-publication', record: publication({ etag: 'e2', sender: undefined }) },
             { kind: 'put-subscription', record: subscription('a') },
             { kind: 'put-subscription', record: subscription('b', { eventId: 'x', flow: { ...subscription().flow, flowId: 'tcp-1' } }) },
+            { kind: 'put-subscription', record: subscription('c', { event: 'dialog', eventParams: [['call-id', 'c1'], ['include-session-description', null]] }) },
             { kind: 'put-watcher', record: watcher() },
+            { kind: 'put-document', record: document() },
           ]);
-          await s.write([{ kind: 'set-notify-cseq', id: 'a', localSeq: 77 }]);
+          await s.write([{ kind: 'set-notify-cseq', id: 'a', localSeq: 77, version: 12 }]);
           const unawaited = s.write([{ kind: 'replace-publication', oldEtag: 'e2', record: publication({ etag: 'e3' }) }]);
           const expected = canonical(await s.load());
           await unawaited;
@@ -499,6 +599,9 @@ export function storeContractTests(
           const reopened = await h.reopen();
           assert.deepEqual(canonical(await reopened.load()), expected);
           assert.equal(expected.subscriptions[0]?.dialog.localSeq, 77);
+          assert.equal(expected.subscriptions[0]?.version, 12);
+          assert.deepEqual(expected.subscriptions[2]?.eventParams, [['call-id', 'c1'], ['include-session-description', null]]);
+          assert.deepEqual(expected.documents, [document()]);
           assert.deepEqual(expected.publications.map((p) => p.etag), ['e3', 'etag-1']);
         }));
 

@@ -5,6 +5,7 @@
  */
 import { StoreError } from '../errors.js';
 import type {
+  DocumentRecord,
   PresenceStore,
   PublicationRecord,
   StoreMutation,
@@ -25,7 +26,10 @@ export class MemoryStore implements PresenceStore {
   readonly #subscriptions = new Map<string, SubscriptionRecord>();
   /** NOTIFY CSeqs advanced by set-notify-cseq since the record was put: saves copying the record per NOTIFY. */
   readonly #notifyCseq = new Map<string, number>();
+  /** Body versions set by set-notify-cseq together with the CSeq. */
+  readonly #notifyVersion = new Map<string, number>();
   readonly #watchers = new Map<string, WatcherRecord>();
+  readonly #documents = new Map<string, DocumentRecord>();
   #closed = false;
   #commits = 0;
   #mutations = 0;
@@ -35,12 +39,15 @@ export class MemoryStore implements PresenceStore {
     const subscriptions: SubscriptionRecord[] = [];
     for (const record of this.#subscriptions.values()) {
       const seq = this.#notifyCseq.get(record.id);
-      subscriptions.push(seq === undefined ? record : { ...record, dialog: { ...record.dialog, localSeq: seq } });
+      const version = this.#notifyVersion.get(record.id);
+      if (seq === undefined) subscriptions.push(record);
+      else subscriptions.push({ ...record, version: version ?? record.version, dialog: { ...record.dialog, localSeq: seq } });
     }
     return Promise.resolve({
       publications: [...this.#publications.values()],
       subscriptions,
       watchers: [...this.#watchers.values()],
+      documents: [...this.#documents.values()],
     });
   }
 
@@ -83,16 +90,21 @@ export class MemoryStore implements PresenceStore {
       case 'put-subscription':
         this.#subscriptions.set(m.record.id, m.record);
         this.#notifyCseq.delete(m.record.id);
+        this.#notifyVersion.delete(m.record.id);
         return;
       case 'delete-subscription':
         this.#subscriptions.delete(m.id);
         this.#notifyCseq.delete(m.id);
+        this.#notifyVersion.delete(m.id);
         return;
       case 'set-notify-cseq': {
         const record = this.#subscriptions.get(m.id);
         if (record === undefined) return;
         const current = this.#notifyCseq.get(m.id) ?? record.dialog.localSeq;
-        if (m.localSeq > current) this.#notifyCseq.set(m.id, m.localSeq);
+        if (m.localSeq > current) {
+          this.#notifyCseq.set(m.id, m.localSeq);
+          if (m.version !== undefined) this.#notifyVersion.set(m.id, m.version);
+        }
         return;
       }
       case 'put-watcher': {
@@ -102,6 +114,14 @@ export class MemoryStore implements PresenceStore {
       }
       case 'delete-watcher':
         this.#watchers.delete(key3(m.presentity, m.watcher, m.event));
+        return;
+      case 'put-document': {
+        const r = m.record;
+        this.#documents.set(key3(r.owner, r.auid, r.name), r);
+        return;
+      }
+      case 'delete-document':
+        this.#documents.delete(key3(m.owner, m.auid, m.name));
         return;
     }
   }

@@ -32,7 +32,10 @@ export class BatchCommitter {
   readonly #rollbackToSavepoint: Stmt;
   /** Highest set-notify-cseq per subscription id in the group being committed; emptied after every group. */
   readonly #cseq = new Map<string, number>();
-  readonly #applyCseq = (localSeq: number, id: string): void => this.#stmts.setNotifyCseq(id, localSeq);
+  /** Highest body version carried by those set-notify-cseq (versions grow with the CSeq they were sent with). */
+  readonly #cseqVersion = new Map<string, number>();
+  readonly #applyCseq = (localSeq: number, id: string): void =>
+    this.#stmts.setNotifyCseq(id, localSeq, this.#cseqVersion.get(id));
 
   commits = 0;
   mutations = 0;
@@ -80,12 +83,19 @@ export class BatchCommitter {
           if (m.kind === 'set-notify-cseq') {
             const seen = cseq.get(m.id);
             if (seen === undefined || m.localSeq > seen) cseq.set(m.id, m.localSeq);
+            if (m.version !== undefined) {
+              const v = this.#cseqVersion.get(m.id);
+              if (v === undefined || m.version > v) this.#cseqVersion.set(m.id, m.version);
+            }
             continue;
           }
           // A put or delete of the subscription supersedes the CSeqs queued for it before (in-order semantics).
           if (cseq.size !== 0) {
-            if (m.kind === 'put-subscription') cseq.delete(m.record.id);
-            else if (m.kind === 'delete-subscription') cseq.delete(m.id);
+            const id = m.kind === 'put-subscription' ? m.record.id : m.kind === 'delete-subscription' ? m.id : undefined;
+            if (id !== undefined) {
+              cseq.delete(id);
+              this.#cseqVersion.delete(id);
+            }
           }
           this.#stmts.apply(m);
         }
@@ -97,6 +107,7 @@ export class BatchCommitter {
       throw err;
     } finally {
       cseq.clear();
+      this.#cseqVersion.clear();
     }
     return count;
   }

@@ -85,6 +85,29 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Event header parameters of a subscription other than id (RFC 4235 filters, sla), as a JSON list of
+      -- [name, value] pairs; NULL when there are none (and for rows written before version 2).
+      ALTER TABLE active_watchers ADD COLUMN event_params TEXT;
+
+      -- The body version after the last NOTIFY, advanced with local_seq (NULL: the active_watchers value holds).
+      ALTER TABLE notify_cseq ADD COLUMN version INTEGER;
+
+      -- Users' documents, e.g. RFC 5025 pres-rules managed over XCAP (RFC 4825): one per owner, auid and name.
+      CREATE TABLE documents (
+        owner        TEXT    NOT NULL,
+        auid         TEXT    NOT NULL,
+        name         TEXT    NOT NULL,
+        etag         TEXT    NOT NULL,
+        content_type TEXT    NOT NULL,
+        body         TEXT    NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        PRIMARY KEY (owner, auid, name)
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -6,13 +6,15 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import type {
+  DocumentRecord,
+  EventParam,
   PublicationRecord,
   StoreMutation,
   StoreSnapshot,
   SubscriptionRecord,
   WatcherRecord,
 } from '../store.js';
-import { checkPublication, checkSubscription, checkWatcher } from '../validate.js';
+import { checkDocument, checkPublication, checkSubscription, checkWatcher } from '../validate.js';
 
 type Stmt = Database.Statement<unknown[]>;
 
@@ -20,8 +22,9 @@ const PUBLICATION_COLUMNS = 'presentity, event, etag, expires_at, received_at, c
 const SUBSCRIPTION_COLUMNS =
   'id, presentity, event, event_id, watcher, status, reason, expires_at, created_at, version, accept, ' +
   'call_id, local_tag, remote_tag, local_uri, remote_uri, remote_target, route_set, remote_seq, secure, ' +
-  'flow_protocol, flow_address, flow_port, flow_id, flow_local_address, flow_local_port';
+  'flow_protocol, flow_address, flow_port, flow_id, flow_local_address, flow_local_port, event_params';
 const WATCHER_COLUMNS = 'presentity, watcher, event, status, reason, display_name, inserted_at';
+const DOCUMENT_COLUMNS = 'owner, auid, name, etag, content_type, body, updated_at';
 
 /** `INSERT ... ON CONFLICT DO UPDATE`: an update in place, unlike REPLACE (delete + insert, two index writes). */
 function upsertSql(table: string, columns: string, key: readonly string[]): string {
@@ -48,6 +51,18 @@ function jsonToList(text: string, what: string): string[] {
 
 const orUndefined = (v: unknown): string | undefined => (v === null ? undefined : (v as string));
 
+/** Event parameters as JSON [[name, value], ...]; NULL when there are none (the usual case). */
+function paramsToJson(params: readonly EventParam[] | undefined): string | null {
+  return params === undefined || params.length === 0 ? null : JSON.stringify(params);
+}
+
+function jsonToParams(text: unknown): EventParam[] | undefined {
+  if (text === null || text === undefined) return undefined;
+  const value: unknown = JSON.parse(text as string);
+  if (!Array.isArray(value)) throw new Error('event_params is not a list');
+  return value as EventParam[];
+}
+
 export class Statements {
   readonly #putPublication: Stmt;
   readonly #deletePublication: Stmt;
@@ -58,6 +73,9 @@ export class Statements {
   readonly #setNotifyCseq: Stmt;
   readonly #putWatcher: Stmt;
   readonly #deleteWatcher: Stmt;
+  readonly #putDocument: Stmt;
+  readonly #deleteDocument: Stmt;
+  readonly #loadDocuments: Stmt;
   readonly #loadPublications: Stmt;
   readonly #loadSubscriptions: Stmt;
   readonly #loadWatchers: Stmt;
@@ -68,19 +86,28 @@ export class Statements {
     this.#putSubscription = db.prepare(upsertSql('active_watchers', SUBSCRIPTION_COLUMNS, ['id']));
     this.#deleteSubscription = db.prepare('DELETE FROM active_watchers WHERE id = ?');
     this.#putNotifyCseq = db.prepare(
-      'INSERT INTO notify_cseq (id, local_seq) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET local_seq = excluded.local_seq',
+      'INSERT INTO notify_cseq (id, local_seq, version) VALUES (?, ?, NULL) ' +
+        'ON CONFLICT (id) DO UPDATE SET local_seq = excluded.local_seq, version = NULL',
     );
     this.#deleteNotifyCseq = db.prepare('DELETE FROM notify_cseq WHERE id = ?');
     // High-water mark (RFC 3261 section 12.2.1.1: the local CSeq only grows), so coalescing needs only the maximum.
-    this.#setNotifyCseq = db.prepare('UPDATE notify_cseq SET local_seq = ? WHERE id = ? AND local_seq < ?');
+    // The version moves with the CSeq it was sent with; a NULL version argument leaves the stored one.
+    this.#setNotifyCseq = db.prepare(
+      'UPDATE notify_cseq SET local_seq = ?, version = coalesce(?, version) WHERE id = ? AND local_seq < ?',
+    );
     this.#putWatcher = db.prepare(upsertSql('watchers', WATCHER_COLUMNS, ['presentity', 'watcher', 'event']));
     this.#deleteWatcher = db.prepare('DELETE FROM watchers WHERE presentity = ? AND watcher = ? AND event = ?');
+    this.#putDocument = db.prepare(upsertSql('documents', DOCUMENT_COLUMNS, ['owner', 'auid', 'name']));
+    this.#deleteDocument = db.prepare('DELETE FROM documents WHERE owner = ? AND auid = ? AND name = ?');
+    this.#loadDocuments = db.prepare(`SELECT ${DOCUMENT_COLUMNS} FROM documents`).raw(true);
     this.#loadPublications = db.prepare(`SELECT ${PUBLICATION_COLUMNS} FROM presentity`).raw(true);
     // One JSON text per row, parsed by V8, instead of a 27-element row array built by the driver one value at a
     // time: ~35% faster at start-up with 100k subscriptions (docs/storage.md).
     const subscriptionColumns = SUBSCRIPTION_COLUMNS.split(', ').map((c) => `a.${c}`).join(', ');
     this.#loadSubscriptions = db
-      .prepare(`SELECT json_array(${subscriptionColumns}, c.local_seq) FROM active_watchers a LEFT JOIN notify_cseq c ON c.id = a.id`)
+      .prepare(
+        `SELECT json_array(${subscriptionColumns}, c.local_seq, c.version) FROM active_watchers a LEFT JOIN notify_cseq c ON c.id = a.id`,
+      )
       .pluck(true);
     this.#loadWatchers = db.prepare(`SELECT ${WATCHER_COLUMNS} FROM watchers`).raw(true);
   }
@@ -109,7 +136,7 @@ export class Statements {
         this.#deleteNotifyCseq.run(m.id);
         return;
       case 'set-notify-cseq':
-        this.#setNotifyCseq.run(m.localSeq, m.id, m.localSeq);
+        this.#setNotifyCseq.run(m.localSeq, m.version ?? null, m.id, m.localSeq);
         return;
       case 'put-watcher': {
         const r = m.record;
@@ -121,11 +148,19 @@ export class Statements {
       case 'delete-watcher':
         this.#deleteWatcher.run(m.presentity, m.watcher, m.event);
         return;
+      case 'put-document': {
+        const r = m.record;
+        this.#putDocument.run(r.owner, r.auid, r.name, r.etag, r.contentType, r.body, r.updatedAt);
+        return;
+      }
+      case 'delete-document':
+        this.#deleteDocument.run(m.owner, m.auid, m.name);
+        return;
     }
   }
 
-  setNotifyCseq(id: string, localSeq: number): void {
-    this.#setNotifyCseq.run(localSeq, id, localSeq);
+  setNotifyCseq(id: string, localSeq: number, version: number | undefined): void {
+    this.#setNotifyCseq.run(localSeq, version ?? null, id, localSeq);
   }
 
   #putPub(r: PublicationRecord): void {
@@ -142,7 +177,7 @@ export class Statements {
       r.expiresAt, r.createdAt, r.version, listToJson(r.accept),
       d.callId, d.localTag, d.remoteTag, d.localUri, d.remoteUri, d.remoteTarget, listToJson(d.routeSet),
       d.remoteSeq, d.secure ? 1 : 0,
-      f.protocol, f.address, f.port, f.flowId ?? null, f.localAddress, f.localPort,
+      f.protocol, f.address, f.port, f.flowId ?? null, f.localAddress, f.localPort, paramsToJson(r.eventParams),
     );
     // A put states the whole record, CSeq included: it supersedes any earlier set-notify-cseq (in-order semantics).
     this.#putNotifyCseq.run(r.id, d.localSeq);
@@ -186,7 +221,8 @@ export class Statements {
           reason: orUndefined(c[6]),
           expiresAt: c[7] as number,
           createdAt: c[8] as number,
-          version: c[9] as number,
+          // notify_cseq.version, when a NOTIFY advanced it since the row was put.
+          version: (c[28] ?? c[9]) as number,
           accept: jsonToList(c[10] as string, 'accept'),
           dialog: {
             callId: c[11] as string,
@@ -196,7 +232,7 @@ export class Statements {
             remoteUri: c[15] as string,
             remoteTarget: c[16] as string,
             routeSet: jsonToList(c[17] as string, 'route_set'),
-            localSeq: c[26] as number,
+            localSeq: c[27] as number,
             remoteSeq: c[18] as number,
             secure: c[19] === 1,
           },
@@ -209,6 +245,8 @@ export class Statements {
             localPort: c[25] as number,
           },
         };
+        const params = jsonToParams(c[26]);
+        if (params !== undefined) record = { ...record, eventParams: params };
       } catch (err) {
         throw badRow('active_watchers', id, err instanceof Error ? err.message : String(err));
       }
@@ -232,7 +270,22 @@ export class Statements {
       if (problem !== undefined) throw badRow('watchers', `${record.presentity} ${record.watcher}`, problem);
       watchers.push(record);
     }
-    return { publications, subscriptions, watchers };
+    const documents: DocumentRecord[] = [];
+    for (const c of this.#loadDocuments.all() as unknown[][]) {
+      const record: DocumentRecord = {
+        owner: c[0] as string,
+        auid: c[1] as string,
+        name: c[2] as string,
+        etag: c[3] as string,
+        contentType: c[4] as string,
+        body: c[5] as string,
+        updatedAt: c[6] as number,
+      };
+      const problem = checkDocument(record);
+      if (problem !== undefined) throw badRow('documents', `${record.owner} ${record.auid} ${record.name}`, problem);
+      documents.push(record);
+    }
+    return { publications, subscriptions, watchers, documents };
   }
 }
 

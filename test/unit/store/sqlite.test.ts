@@ -190,10 +190,36 @@ for (const thread of ['main', 'worker'] as const) {
       const raw = new Database(path, { readonly: true });
       try {
         const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-        assert.deepEqual(tables, ['active_watchers', 'notify_cseq', 'presentity', 'schema_version', 'watchers']);
+        assert.deepEqual(tables, ['active_watchers', 'documents', 'notify_cseq', 'presentity', 'schema_version', 'watchers']);
         assert.deepEqual(raw.prepare('SELECT version FROM schema_version').pluck().all(), [SCHEMA_VERSION]);
       } finally {
         raw.close();
+      }
+    });
+
+    test('migrates a version 1 database to version 2 keeping its rows (event_params, notify_cseq.version, documents)', async () => {
+      const path = tempDb();
+      const v1 = await open(thread, path);
+      const sub = subscription('old', { version: 3 });
+      await v1.write([{ kind: 'put-subscription', record: sub }, { kind: 'put-publication', record: publication() }]);
+      await v1.close();
+      // Take the file back to the version 1 layout.
+      const raw = new Database(path);
+      raw.exec('DROP TABLE documents; ALTER TABLE active_watchers DROP COLUMN event_params; ALTER TABLE notify_cseq DROP COLUMN version');
+      raw.prepare('UPDATE schema_version SET version = 1').run();
+      raw.close();
+      const v2 = await open(thread, path);
+      try {
+        assert.equal(v2.info().migratedFrom, 1);
+        const snap = canonical(await v2.load());
+        assert.deepEqual(snap.subscriptions, [sub]);
+        assert.deepEqual(snap.publications, [publication()]);
+        assert.deepEqual(snap.documents, []);
+        await v2.write([{ kind: 'set-notify-cseq', id: 'old', localSeq: 9, version: 4 }]);
+        const [r] = (await v2.load()).subscriptions;
+        assert.deepEqual([r?.dialog.localSeq, r?.version], [9, 4]);
+      } finally {
+        await v2.close();
       }
     });
 
