@@ -11,7 +11,12 @@ export type {
   TransactionUser,
   ClientTransactionOutcome,
   RequestSender,
+  InviteClientEvents,
+  InviteClientHandle,
+  ForwardOptions,
 } from './transaction-user.js';
+export type { InviteServerState } from './invite-server-transaction.js';
+export type { InviteClientState } from './invite-client-transaction.js';
 export {
   TransactionLayer,
   type TransactionLayerOptions,

@@ -2,7 +2,8 @@
  * The transaction layer (RFC 3261 §17): matches requests and responses to transactions, absorbs
  * retransmissions, answers malformed requests statelessly, performs the UAS checks that belong below
  * the TU (Max-Forwards §16.3, merged requests §8.2.2.2, Require §8.2.2.3), handles ACK and CANCEL
- * (§9.2), and runs non-INVITE client transactions for requests we originate (NOTIFY).
+ * (§9.2), and runs client transactions for requests we originate (NOTIFY) or forward as a proxy
+ * (INVITE client transactions with CANCEL, RFC 3261 §17.1.1 and §9.1).
  */
 import {
   createRequest,
@@ -24,6 +25,7 @@ import { normalizeAddress, stampVia, type Destination, type InboundContext, type
 import { systemClock, type Clock } from './clock.js';
 import { TransactionCounters, type TransactionTransport, type TxContext } from './context.js';
 import { newBranch, newTag } from './ids.js';
+import { InviteClientTransaction } from './invite-client-transaction.js';
 import { InviteServerTransaction } from './invite-server-transaction.js';
 import { cancelTargetKey, clientKey, hasMagicCookie, mergeKey, sentByKey, serverKey, tagOf } from './keys.js';
 import { NonInviteClientTransaction, type FallbackRoute } from './non-invite-client-transaction.js';
@@ -32,7 +34,14 @@ import { CompletedServerRecord } from './completed-server-record.js';
 import { responseRoute, sendBytes, type ServerEntry, type ServerTransactionKeys } from './server-transaction.js';
 import { buildStatelessReply, requestLineMethod, scanHead } from './stateless.js';
 import { TimerQueue } from './timer-queue.js';
-import type { ClientTransactionOutcome, RequestSender, TransactionUser } from './transaction-user.js';
+import type {
+  ClientTransactionOutcome,
+  ForwardOptions,
+  InviteClientEvents,
+  InviteClientHandle,
+  RequestSender,
+  TransactionUser,
+} from './transaction-user.js';
 
 export interface TransactionLayerOptions {
   readonly logger: Logger;
@@ -92,7 +101,7 @@ export class TransactionLayer implements RequestSender {
   readonly #servers = new Map<string, ServerEntry>();
   readonly #cancelTargets = new Map<string, ServerEntry>();
   readonly #merge = new Map<string, ServerEntry>();
-  readonly #clients = new Map<string, NonInviteClientTransaction>();
+  readonly #clients = new Map<string, NonInviteClientTransaction | InviteClientTransaction>();
   #stopped = false;
 
   constructor(transport: TransactionTransport, user: TransactionUser, opts: TransactionLayerOptions) {
@@ -141,7 +150,7 @@ export class TransactionLayer implements RequestSender {
 
   // ------------------------------------------------------------ client side
 
-  sendRequest(request: SipRequest, destination: Destination): Promise<ClientTransactionOutcome> {
+  sendRequest(request: SipRequest, destination: Destination, options?: ForwardOptions): Promise<ClientTransactionOutcome> {
     const counters = this.#ctx.counters;
     if (this.#stopped) return Promise.resolve(LOCAL_503);
     if (this.#clients.size >= this.#maxClient) {
@@ -154,13 +163,13 @@ export class TransactionLayer implements RequestSender {
       this.#ctx.logger.warn({ protocol: destination.protocol }, 'no listener to send this request from');
       return Promise.resolve(LOCAL_503);
     }
-    const branch = newBranch();
+    const branch = options?.branch ?? newBranch();
     const method = request.method;
     let dest = destination;
     let data = serializeMessage(withTopVia(request, viaText(sentBy, branch)));
     let sentByStr = sentByString(sentBy);
     let fallback: FallbackRoute | undefined;
-    if (dest.protocol === 'udp' && this.#udpMtu > 0 && data.length > this.#udpMtu) {
+    if (dest.protocol === 'udp' && this.#udpMtu > 0 && data.length > this.#udpMtu && options?.noMtuSwitch !== true) {
       // §18.1.1: larger than 1300 bytes with the path MTU unknown: use a congestion-controlled transport.
       const tcpDest: Destination = { protocol: 'tcp', address: dest.address, port: dest.port };
       const tcpSentBy = this.#transport.localSentBy(tcpDest);
@@ -185,7 +194,67 @@ export class TransactionLayer implements RequestSender {
     });
   }
 
-  readonly #onClientTerminated = (tx: NonInviteClientTransaction): void => {
+  /**
+   * Sends an INVITE through a new INVITE client transaction (RFC 3261 §17.1.1): our Via on top (fresh
+   * branch unless given, rport), Max-Forwards defaulted. Events arrive through `events`; the handle
+   * cancels (§9.1). A UDP INVITE is never moved to TCP for size here: a proxied INVITE goes to the flow
+   * its target registered over. When the request cannot be sent at all, onFinal gets a 503 on a later tick.
+   */
+  sendInvite(request: SipRequest, destination: Destination, events: InviteClientEvents, options?: ForwardOptions): InviteClientHandle {
+    const counters = this.#ctx.counters;
+    const branch = options?.branch ?? newBranch();
+    const sentBy = this.#stopped || this.#clients.size >= this.#maxClient ? undefined : this.#transport.localSentBy(destination);
+    const sent = withTopVia(request, viaText(sentBy ?? { protocol: destination.protocol, host: '0.0.0.0', port: 0 }, branch));
+    if (sentBy === undefined) {
+      if (this.#clients.size >= this.#maxClient) counters.overload++;
+      else counters.transportErrors++;
+      queueMicrotask(() => events.onFinal(LOCAL_503));
+      return { branch, request: sent, provisionalReceived: false, cancel: () => undefined };
+    }
+    const key = clientKey(branch, 'INVITE');
+    const tx = new InviteClientTransaction(
+      this.#ctx,
+      { key, branch, sentBy: sentByString(sentBy), request: sent, data: serializeMessage(sent), dest: destination },
+      events,
+      { onTerminated: this.#onClientTerminated, sendCancel: this.#sendCancel },
+    );
+    this.#clients.set(key, tx);
+    tx.start();
+    return tx;
+  }
+
+  /**
+   * §9.1: the CANCEL has the INVITE's Request-URI, Call-ID, From, To, CSeq number and Route set, and our
+   * Via alone with the INVITE's branch; it runs as its own non-INVITE client transaction.
+   */
+  readonly #sendCancel = (invite: InviteClientTransaction): void => {
+    if (this.#stopped) return;
+    const h = invite.request.headers;
+    const headers: Array<[string, string]> = [
+      ['Via', h.getAll('Via')[0] ?? ''],
+      ['Max-Forwards', '70'],
+      ['From', h.get('From') ?? ''],
+      ['To', h.get('To') ?? ''],
+      ['Call-ID', h.get('Call-ID') ?? ''],
+      ['CSeq', `${/^\s*(\d+)/.exec(h.get('CSeq') ?? '')?.[1] ?? '1'} CANCEL`],
+    ];
+    for (const r of h.getAll('Route')) headers.push(['Route', r]);
+    const cancel = createRequest('CANCEL', invite.request.uri, headers);
+    const key = clientKey(invite.branch, 'CANCEL');
+    if (this.#clients.has(key)) return;
+    const tx = new NonInviteClientTransaction(
+      this.#ctx,
+      { key, sentBy: invite.sentBy, method: 'CANCEL', data: serializeMessage(cancel), dest: invite.destination },
+      (outcome) => {
+        if (outcome.status >= 300) this.#ctx.logger.debug({ status: outcome.status, callId: h.get('Call-ID') }, 'CANCEL not accepted');
+      },
+      this.#onClientTerminated,
+    );
+    this.#clients.set(key, tx);
+    tx.start();
+  };
+
+  readonly #onClientTerminated = (tx: NonInviteClientTransaction | InviteClientTransaction): void => {
     if (this.#clients.get(tx.key) === tx) this.#clients.delete(tx.key);
   };
 
@@ -226,9 +295,21 @@ export class TransactionLayer implements RequestSender {
     const existing = this.#servers.get(key);
 
     if (req.method === 'ACK') {
-      // §17.2.3: an ACK matches the INVITE transaction (our non-2xx final); other ACKs are absorbed.
-      if (existing instanceof InviteServerTransaction && this.#ackToTagMatches(existing, core)) existing.onAck();
-      else this.#ctx.counters.strayAcks++;
+      // §17.2.3: an ACK matches the INVITE transaction (our non-2xx final). Any other ACK acknowledges a
+      // 2xx (its own transaction, §17.1.1.3): the TU's if it forwards them, else absorbed.
+      if (existing instanceof InviteServerTransaction && this.#ackToTagMatches(existing, core)) {
+        if (!existing.onAck()) return;
+      }
+      const onAck = this.#user.onAck;
+      if (onAck === undefined) {
+        this.#ctx.counters.strayAcks++;
+        return;
+      }
+      try {
+        onAck.call(this.#user, req, core, inbound);
+      } catch (err) {
+        this.#ctx.logger.error({ err }, 'transaction user threw on ACK');
+      }
       return;
     }
     if (existing !== undefined && (hasMagicCookie(core.via[0]) || existing.keys.requestToTag === tagOf(core.to))) {
@@ -254,7 +335,9 @@ export class TransactionLayer implements RequestSender {
       return;
     }
 
-    const mk = mergeKey(core);
+    // A request the TU forwards as a proxy skips the UAS-only checks (merged requests, Require).
+    const proxied = this.#user.isProxied?.(req, core) === true;
+    const mk = proxied ? undefined : mergeKey(core);
     const mergedWith = mk === undefined ? undefined : this.#merge.get(mk);
     const keys: ServerTransactionKeys = {
       key,
@@ -279,7 +362,7 @@ export class TransactionLayer implements RequestSender {
       tx.respond(createResponse(req, core, 482, { toTag: tx.toTag() }));
       return;
     }
-    const unsupported = this.#unsupportedRequires(req);
+    const unsupported = proxied ? [] : this.#unsupportedRequires(req);
     if (unsupported.length > 0) {
       // §8.2.2.3: 420 with Unsupported listing the option tags we do not understand.
       tx.respond(createResponse(req, core, 420, { toTag: tx.toTag(), headers: [['Unsupported', unsupported.join(', ')]] }));
