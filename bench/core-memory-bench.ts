@@ -17,7 +17,7 @@ const PER_PRESENTITY = 10;
 const gc = (globalThis as { gc?: () => void }).gc;
 
 const nullStore: PresenceStore = {
-  load: (): Promise<StoreSnapshot> => Promise.resolve({ publications: [], subscriptions: [], watchers: [], documents: [] }),
+  load: (): Promise<StoreSnapshot> => Promise.resolve({ publications: [], subscriptions: [], watchers: [], documents: [], users: [], bindings: [] }),
   write: () => Promise.resolve(),
   close: () => Promise.resolve(),
   stats: () => ({ commits: 0, mutations: 0, lastCommitMs: 0, pendingMutations: 0 }),

@@ -3,6 +3,9 @@
  * with openStore().
  */
 export type {
+  AccountMutation,
+  BindingRecord,
+  UserRecord,
   DialogRecord,
   DocumentRecord,
   EventParam,

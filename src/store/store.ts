@@ -12,6 +12,8 @@
  */
 
 export { StoreError, STORE_ERROR_CODES, type StoreErrorCode } from './errors.js';
+import type { AccountMutation, BindingRecord, UserRecord } from './account-records.js';
+export type { AccountMutation, BindingRecord, UserRecord } from './account-records.js';
 
 /** One publication of one device (the presentity table; RFC 3903 entity). */
 export interface PublicationRecord {
@@ -157,13 +159,19 @@ export type StoreMutation =
   | { readonly kind: 'delete-watcher'; readonly presentity: string; readonly watcher: string; readonly event: string }
   /** Creates or replaces the document of (owner, auid, name). */
   | { readonly kind: 'put-document'; readonly record: DocumentRecord }
-  | { readonly kind: 'delete-document'; readonly owner: string; readonly auid: string; readonly name: string };
+  | { readonly kind: 'delete-document'; readonly owner: string; readonly auid: string; readonly name: string }
+  /** Users and registrar bindings: put-user, delete-user, put-binding, delete-binding (account-records.ts). */
+  | AccountMutation;
 
 export interface StoreSnapshot {
   readonly publications: PublicationRecord[];
   readonly subscriptions: SubscriptionRecord[];
   readonly watchers: WatcherRecord[];
   readonly documents: DocumentRecord[];
+  /** SIP users with their digest secrets (registrar side, account-records.ts). */
+  readonly users: UserRecord[];
+  /** Registered contacts, expired ones included: the registrar drops them at start-up. */
+  readonly bindings: BindingRecord[];
 }
 
 export interface PresenceStore {

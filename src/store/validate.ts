@@ -3,6 +3,7 @@
  * It runs before a write is queued: a malformed mutation is refused on its own and can never spoil a group commit
  * of other callers. Cheap on purpose (typeof checks, no allocation on success): it runs once per PUBLISH and NOTIFY.
  */
+import { checkAccountMutation } from './account-records.js';
 import { StoreError } from './errors.js';
 import type {
   DialogRecord,
@@ -126,6 +127,11 @@ export function checkMutation(m: StoreMutation): string | undefined {
       return checkDocument(m.record);
     case 'delete-document':
       return isStr(m.owner) && isStr(m.auid) && isStr(m.name) ? undefined : 'owner, auid and name must be strings';
+    case 'put-user':
+    case 'delete-user':
+    case 'put-binding':
+    case 'delete-binding':
+      return checkAccountMutation(m);
     default:
       return 'unknown mutation kind';
   }

@@ -101,7 +101,7 @@ export function document(overrides: Partial<DocumentRecord> = {}): DocumentRecor
   };
 }
 
-const EMPTY: StoreSnapshot = { publications: [], subscriptions: [], watchers: [], documents: [] };
+const EMPTY: StoreSnapshot = { publications: [], subscriptions: [], watchers: [], documents: [], users: [], bindings: [] };
 
 const withCseq = (s: SubscriptionRecord, localSeq: number): SubscriptionRecord => ({ ...s, dialog: { ...s.dialog, localSeq } });
 
@@ -113,6 +113,8 @@ export function canonical(s: StoreSnapshot): StoreSnapshot {
     subscriptions: [...s.subscriptions].sort(by((r) => r.id)),
     watchers: [...s.watchers].sort(by((r) => `${r.presentity}\u0001${r.watcher}\u0001${r.event}`)),
     documents: [...s.documents].sort(by((r) => `${r.owner}\u0001${r.auid}\u0001${r.name}`)),
+    users: [...s.users].sort(by((r) => r.aor)),
+    bindings: [...s.bindings].sort(by((r) => `${r.aor}\u0001${r.key}`)),
   };
 }
 
@@ -185,6 +187,8 @@ class Model {
       subscriptions: [...this.subs.values()],
       watchers: [...this.watchers.values()],
       documents: [...this.documents.values()],
+      users: [],
+      bindings: [],
     });
   }
 }

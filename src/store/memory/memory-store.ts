@@ -15,6 +15,7 @@ import type {
   WatcherRecord,
 } from '../store.js';
 import { checkMutations } from '../validate.js';
+import { AccountTables } from './account-tables.js';
 
 /** Length-prefixed so that no choice of strings can make two different keys collide. */
 function key3(a: string, b: string, c: string): string {
@@ -30,6 +31,7 @@ export class MemoryStore implements PresenceStore {
   readonly #notifyVersion = new Map<string, number>();
   readonly #watchers = new Map<string, WatcherRecord>();
   readonly #documents = new Map<string, DocumentRecord>();
+  readonly #accounts = new AccountTables();
   #closed = false;
   #commits = 0;
   #mutations = 0;
@@ -48,6 +50,8 @@ export class MemoryStore implements PresenceStore {
       subscriptions,
       watchers: [...this.#watchers.values()],
       documents: [...this.#documents.values()],
+      users: this.#accounts.users(),
+      bindings: this.#accounts.bindings(),
     });
   }
 
@@ -122,6 +126,12 @@ export class MemoryStore implements PresenceStore {
       }
       case 'delete-document':
         this.#documents.delete(key3(m.owner, m.auid, m.name));
+        return;
+      case 'put-user':
+      case 'delete-user':
+      case 'put-binding':
+      case 'delete-binding':
+        this.#accounts.apply(m);
         return;
     }
   }

@@ -108,6 +108,47 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- SIP users (Kamailio's subscriber table): only H(A1) per digest algorithm, never the password (RFC 7616 §5.1).
+      CREATE TABLE users (
+        aor         TEXT    NOT NULL PRIMARY KEY,
+        username    TEXT    NOT NULL,
+        realm       TEXT    NOT NULL,
+        ha1_md5     TEXT    NOT NULL,
+        ha1_sha256  TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+      );
+
+      -- Registered contacts (Kamailio's location table; RFC 3261 §10.3, RFC 5626 instance/reg-id, RFC 3327 Path as
+      -- a JSON list) and the flow each REGISTER came on, so requests can reach the UA behind NAT.
+      CREATE TABLE bindings (
+        aor                TEXT    NOT NULL,
+        binding_key        TEXT    NOT NULL,
+        uri                TEXT    NOT NULL,
+        contact            TEXT    NOT NULL,
+        q                  REAL,
+        instance           TEXT,
+        reg_id             INTEGER,
+        expires_at         INTEGER NOT NULL,
+        registered_at      INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        call_id            TEXT    NOT NULL,
+        cseq               INTEGER NOT NULL,
+        path               TEXT    NOT NULL,
+        user_agent         TEXT,
+        flow_protocol      TEXT    NOT NULL,
+        flow_address       TEXT    NOT NULL,
+        flow_port          INTEGER NOT NULL,
+        flow_id            TEXT,
+        flow_local_address TEXT    NOT NULL,
+        flow_local_port    INTEGER NOT NULL,
+        PRIMARY KEY (aor, binding_key)
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -15,6 +15,7 @@ import type {
   WatcherRecord,
 } from '../store.js';
 import { checkDocument, checkPublication, checkSubscription, checkWatcher } from '../validate.js';
+import { AccountStatements } from './account-statements.js';
 
 type Stmt = Database.Statement<unknown[]>;
 
@@ -79,8 +80,10 @@ export class Statements {
   readonly #loadPublications: Stmt;
   readonly #loadSubscriptions: Stmt;
   readonly #loadWatchers: Stmt;
+  readonly #accounts: AccountStatements;
 
   constructor(db: Database.Database) {
+    this.#accounts = new AccountStatements(db);
     this.#putPublication = db.prepare(upsertSql('presentity', PUBLICATION_COLUMNS, ['presentity', 'event', 'etag']));
     this.#deletePublication = db.prepare('DELETE FROM presentity WHERE presentity = ? AND event = ? AND etag = ?');
     this.#putSubscription = db.prepare(upsertSql('active_watchers', SUBSCRIPTION_COLUMNS, ['id']));
@@ -155,6 +158,12 @@ export class Statements {
       }
       case 'delete-document':
         this.#deleteDocument.run(m.owner, m.auid, m.name);
+        return;
+      case 'put-user':
+      case 'delete-user':
+      case 'put-binding':
+      case 'delete-binding':
+        this.#accounts.apply(m);
         return;
     }
   }
@@ -285,7 +294,7 @@ export class Statements {
       if (problem !== undefined) throw badRow('documents', `${record.owner} ${record.auid} ${record.name}`, problem);
       documents.push(record);
     }
-    return { publications, subscriptions, watchers, documents };
+    return { publications, subscriptions, watchers, documents, users: this.#accounts.loadUsers(), bindings: this.#accounts.loadBindings() };
   }
 }
 

@@ -2,19 +2,22 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore, openStore } from '../../../src/store/index.js';
 import { publication, storeContractTests, subscription } from '../../contract/store.contract.js';
+import { accountContractTests } from '../../contract/accounts.contract.js';
 
-storeContractTests(
-  'MemoryStore',
-  async () => {
-    const store = new MemoryStore();
-    return {
-      store,
-      reopen: () => Promise.reject(new Error('MemoryStore is not durable')),
-      cleanup: () => store.close(),
-    };
-  },
-  { durable: false },
-);
+for (const suite of [storeContractTests, accountContractTests]) {
+  suite(
+    'MemoryStore',
+    async () => {
+      const store = new MemoryStore();
+      return {
+        store,
+        reopen: () => Promise.reject(new Error('MemoryStore is not durable')),
+        cleanup: () => store.close(),
+      };
+    },
+    { durable: false },
+  );
+}
 
 describe('MemoryStore specifics', () => {
   test("openStore('memory:') returns a MemoryStore", async () => {

@@ -16,6 +16,7 @@ import {
   type SqliteStoreOptions,
 } from '../../../src/store/index.js';
 import { canonical, publication, storeContractTests, subscription } from '../../contract/store.contract.js';
+import { accountContractTests } from '../../contract/accounts.contract.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -46,7 +47,7 @@ async function rejectsWith(promise: Promise<unknown>, code: string, message?: Re
 
 for (const thread of ['main', 'worker'] as const) {
   const name = thread === 'main' ? 'SqliteStore (main thread)' : 'SqliteWorkerStore';
-  storeContractTests(name, async () => {
+  for (const suite of [storeContractTests, accountContractTests]) suite(name, async () => {
     const path = tempDb();
     const opened: PresenceStore[] = [await open(thread, path)];
     return {
@@ -190,7 +191,7 @@ for (const thread of ['main', 'worker'] as const) {
       const raw = new Database(path, { readonly: true });
       try {
         const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-        assert.deepEqual(tables, ['active_watchers', 'documents', 'notify_cseq', 'presentity', 'schema_version', 'watchers']);
+        assert.deepEqual(tables, ['active_watchers', 'bindings', 'documents', 'notify_cseq', 'presentity', 'schema_version', 'users', 'watchers']);
         assert.deepEqual(raw.prepare('SELECT version FROM schema_version').pluck().all(), [SCHEMA_VERSION]);
       } finally {
         raw.close();
@@ -205,7 +206,7 @@ for (const thread of ['main', 'worker'] as const) {
       await v1.close();
       // Take the file back to the version 1 layout.
       const raw = new Database(path);
-      raw.exec('DROP TABLE documents; ALTER TABLE active_watchers DROP COLUMN event_params; ALTER TABLE notify_cseq DROP COLUMN version');
+      raw.exec('DROP TABLE users; DROP TABLE bindings; DROP TABLE documents; ALTER TABLE active_watchers DROP COLUMN event_params; ALTER TABLE notify_cseq DROP COLUMN version');
       raw.prepare('UPDATE schema_version SET version = 1').run();
       raw.close();
       const v2 = await open(thread, path);
