@@ -11,6 +11,8 @@ import { TransportLayer, normalizeAddress, hostForUri } from '../transport/index
 import { TransactionLayer, systemClock } from '../transaction/index.js';
 import { PresenceCore, type CoreConfig, type EventPackage } from '../core/index.js';
 import { createPresencePackage } from '../packages/presence/index.js';
+import { adaptCoreFacade, createAdminServer, createMetrics, instrumentStoreWrites, type AdminServer } from '../admin/index.js';
+import { presencedVersion } from '../config/index.js';
 import { MethodRouter, type MethodHandler } from './method-router.js';
 import { StartupGate } from './startup-gate.js';
 
@@ -98,10 +100,14 @@ async function bounded(what: string, p: Promise<unknown>, logger: Logger): Promi
 
 export async function startServer(config: PresencedConfig, logger: Logger): Promise<RunningServer> {
   const log = logger.child({ layer: 'server' });
-  const store: PresenceStore = await openStore(config.db);
+  // Metrics exist only with the HTTP listener that serves them; the store wrapper times every write for them.
+  const metrics = config.http !== null ? createMetrics() : undefined;
+  const opened: PresenceStore = await openStore(config.db);
+  const store: PresenceStore = metrics === undefined ? opened : instrumentStoreWrites(opened, metrics);
   let transport: TransportLayer | undefined;
   let transactions: TransactionLayer | undefined;
   let core: PresenceCore | undefined;
+  let admin: AdminServer | undefined;
   try {
     transport = new TransportLayer({
       listen: config.listen.map((l) => ({ transport: l.transport, host: l.host, port: l.port })),
@@ -151,8 +157,29 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     await core.start();
     gate.open(core);
 
-    const addresses = (): Array<{ transport: string; host: string; port: number }> =>
-      (transport?.addresses() ?? []).map((a) => ({ transport: a.protocol, host: a.address, port: a.port }));
+    // The management API last: it reports ready only once SIP is served.
+    const httpAddress: Array<{ transport: string; host: string; port: number }> = [];
+    if (config.http !== null) {
+      const t = transport;
+      const tx = transactions;
+      admin = await createAdminServer({
+        core: adaptCoreFacade(core),
+        logger,
+        host: config.http.host,
+        port: config.http.port,
+        tokens: config.api.tokens,
+        ...(metrics !== undefined && { metrics }),
+        stats: { transport: () => t.stats(), transaction: () => tx.stats(), store: () => store.stats() },
+        version: presencedVersion(),
+      });
+      await admin.start();
+      httpAddress.push({ transport: 'http', host: config.http.host, port: Number(new URL(admin.url).port) });
+    }
+
+    const addresses = (): Array<{ transport: string; host: string; port: number }> => [
+      ...(transport?.addresses() ?? []).map((a) => ({ transport: a.protocol, host: a.address, port: a.port })),
+      ...httpAddress,
+    ];
     log.info(
       {
         listeners: addresses(),
@@ -169,18 +196,23 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     const t = transport;
     const tx = transactions;
     const c = core;
+    const a = admin;
     return {
       addresses,
       stop(): Promise<void> {
         stopping ??= (async () => {
+          // The API first: event streams end and /ready turns 503 before SIP stops.
+          if (a !== undefined) await bounded('admin', a.stop(), log);
           // New requests get 503 from here on; requests already in the core finish and commit.
           gate.close();
-          // The core first: it stops its timers and waits for its store writes, so nothing it decides while
-          // the sockets close (a NOTIFY failing with 503) can delete a subscription.
+          // The core first: it stops its timers and waits for its store writes.
           await bounded('core', c.stop(), log);
+          // Then the store, before any transaction is aborted: aborting a NOTIFY still in flight reports a local
+          // 503 to the core, which must not turn into a durable "subscription ended" (subscriptions survive
+          // restarts). With the store closed such a write is refused and the subscription stays on disk.
+          await bounded('store', store.close(), log);
           tx.stop();
           await bounded('transport', t.stop(), log);
-          await bounded('store', store.close(), log);
           log.info('presenced stopped');
         })();
         return stopping;
@@ -188,6 +220,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     };
   } catch (err) {
     // Release what was acquired, in reverse order, then report the original error.
+    if (admin) await admin.stop().catch(() => undefined);
     if (core) await core.stop().catch(() => undefined);
     transactions?.stop();
     if (transport) await transport.stop().catch(() => undefined);
