@@ -14,6 +14,12 @@ export interface ServerTransaction {
   /** True once the transaction has ended: respond() then sends nothing. */
   readonly terminated?: boolean;
   /**
+   * The AOR the request was authenticated as (RFC 3261 §22, digest), set by the auth gate above this layer
+   * (src/auth withIdentity). Absent when the request was not authenticated (open mode, or a method that needs
+   * none): the From URI is then all we know. The core takes it as the watcher and publisher identity.
+   */
+  readonly identity?: string | undefined;
+  /**
    * Sends a response. Provisional responses may precede one final response; later calls after a final
    * response are ignored (and logged). The transaction keeps the final response to answer retransmissions
    * (Timer J on unreliable transports).
