@@ -11,6 +11,7 @@ import type {
   SentBy,
 } from '../transport/index.js';
 import type { Clock } from './clock.js';
+import type { MethodCounts } from './method-counts.js';
 import type { TimerQueue } from './timer-queue.js';
 
 /** The part of TransportLayer the transaction layer uses (a fake implements it in unit tests). */
@@ -58,6 +59,8 @@ export interface TxContext {
   readonly transport: TransactionTransport;
   readonly logger: Logger;
   readonly counters: TransactionCounters;
+  /** Requests and responses by method and code (metrics). */
+  readonly methods: MethodCounts;
   readonly t1: number;
   readonly t2: number;
   readonly t4: number;

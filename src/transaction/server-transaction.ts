@@ -142,6 +142,7 @@ export abstract class BaseServerTransaction implements ServerTransaction, Server
 
   /** Serializes once, remembers the bytes for retransmission, sends. */
   protected transmit(response: SipResponse): void {
+    if (response.status >= 200) this.ctx.methods.responseSent(this.request.method, response.status);
     const bytes = serializeMessage(response);
     this.lastBytes = bytes;
     sendBytes(this.ctx, bytes, this.route);

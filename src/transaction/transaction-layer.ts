@@ -34,6 +34,7 @@ import { CompletedServerRecord } from './completed-server-record.js';
 import { responseRoute, sendBytes, type ServerEntry, type ServerTransactionKeys } from './server-transaction.js';
 import { buildStatelessReply, requestLineMethod, scanHead } from './stateless.js';
 import { TimerQueue } from './timer-queue.js';
+import { MethodCounts, type MethodCountsSnapshot } from './method-counts.js';
 import type {
   ClientTransactionOutcome,
   ForwardOptions,
@@ -68,7 +69,7 @@ export interface TransactionLayerOptions {
   readonly rejectMaxForwardsZero?: boolean;
 }
 
-export interface TransactionStats {
+export interface TransactionStats extends MethodCountsSnapshot {
   readonly serverTransactions: number;
   readonly clientTransactions: number;
   readonly requestRetransmissionsAbsorbed: number;
@@ -116,6 +117,7 @@ export class TransactionLayer implements RequestSender {
       transport,
       logger,
       counters: new TransactionCounters(),
+      methods: new MethodCounts(),
       t1,
       t2: opts.t2Ms ?? 4000,
       t4: opts.t4Ms ?? 5000,
@@ -132,7 +134,12 @@ export class TransactionLayer implements RequestSender {
   }
 
   stats(): TransactionStats {
-    return { ...this.#ctx.counters, serverTransactions: this.#servers.size, clientTransactions: this.#clients.size };
+    return {
+      ...this.#ctx.counters,
+      ...this.#ctx.methods.snapshot(),
+      serverTransactions: this.#servers.size,
+      clientTransactions: this.#clients.size,
+    };
   }
 
   /** Cancels every timer; pending sendRequest promises resolve with a local 503. */
@@ -182,6 +189,7 @@ export class TransactionLayer implements RequestSender {
       }
     }
     const key = clientKey(branch, method);
+    this.#ctx.methods.requestSent(method);
     return new Promise<ClientTransactionOutcome>((resolve) => {
       const tx = new NonInviteClientTransaction(
         this.#ctx,
@@ -212,6 +220,7 @@ export class TransactionLayer implements RequestSender {
       return { branch, request: sent, provisionalReceived: false, cancel: () => undefined };
     }
     const key = clientKey(branch, 'INVITE');
+    this.#ctx.methods.requestSent('INVITE');
     const tx = new InviteClientTransaction(
       this.#ctx,
       { key, branch, sentBy: sentByString(sentBy), request: sent, data: serializeMessage(sent), dest: destination },
@@ -242,6 +251,7 @@ export class TransactionLayer implements RequestSender {
     const cancel = createRequest('CANCEL', invite.request.uri, headers);
     const key = clientKey(invite.branch, 'CANCEL');
     if (this.#clients.has(key)) return;
+    this.#ctx.methods.requestSent('CANCEL');
     const tx = new NonInviteClientTransaction(
       this.#ctx,
       { key, sentBy: invite.sentBy, method: 'CANCEL', data: serializeMessage(cancel), dest: invite.destination },
@@ -272,6 +282,10 @@ export class TransactionLayer implements RequestSender {
       counters.strayResponses++;
       return;
     }
+    // The first final response of each transaction (not retransmissions of it, nor further 2xx in Accepted).
+    if (res.status >= 200 && (tx.state === 'trying' || tx.state === 'calling' || tx.state === 'proceeding')) {
+      this.#ctx.methods.responseReceived(core.cseq.method, res.status);
+    }
     tx.onResponse(res);
   }
 
@@ -295,6 +309,7 @@ export class TransactionLayer implements RequestSender {
     const existing = this.#servers.get(key);
 
     if (req.method === 'ACK') {
+      this.#ctx.methods.requestReceived('ACK');
       // §17.2.3: an ACK matches the INVITE transaction (our non-2xx final). Any other ACK acknowledges a
       // 2xx (its own transaction, §17.1.1.3): the TU's if it forwards them, else absorbed.
       if (existing instanceof InviteServerTransaction && this.#ackToTagMatches(existing, core)) {
@@ -318,6 +333,7 @@ export class TransactionLayer implements RequestSender {
     }
 
     // A new transaction. §18.2.1 / RFC 3581 §4: record where the request really came from.
+    this.#ctx.methods.requestReceived(req.method);
     const stamped = stampVia(core.via[0], inbound.remote);
     if (stamped !== core.via[0]) {
       const vias = req.headers.getAll('via');
