@@ -4,12 +4,24 @@
  * CANCEL without a transaction) happens below, in the transaction layer; presence logic happens above,
  * in the core. This file only dispatches.
  */
-import { createResponse, type SipResponse } from '../sip/index.js';
+import { createResponse, type RequestCore, type SipRequest, type SipResponse } from '../sip/index.js';
+import type { InboundContext } from '../transport/index.js';
 import { newTag, type ServerTransaction, type TransactionUser } from '../transaction/index.js';
 import type { Logger } from '../observability/index.js';
 
 /** Handles one new request; answers through tx.respond. May be async: a rejection is answered 500. */
 export type MethodHandler = (tx: ServerTransaction) => void | Promise<void>;
+
+/** The stateful proxy as the router sees it (src/proxy StatefulProxy, wired by server.ts). */
+export interface ProxyRoute {
+  /** Methods it forwards, for Allow (RFC 3261 §20.5). */
+  readonly methods: readonly string[];
+  /** True for a request to forward rather than answer (checked before the handlers). */
+  isProxied(request: SipRequest, core: RequestCore): boolean;
+  handle: MethodHandler;
+  /** ACKs for 2xx (their own transactions, RFC 3261 §17.1.1.3). */
+  onAck(request: SipRequest, core: RequestCore, inbound: InboundContext): void;
+}
 
 export interface MethodRouterOptions {
   /** Handlers by upper-case method name (PUBLISH, SUBSCRIBE, later REGISTER ...). */
@@ -21,6 +33,8 @@ export interface MethodRouterOptions {
   /** Option tags we support (RFC 3261 §20.37). */
   supported: readonly string[];
   logger: Logger;
+  /** Calls between registered users (RFC 3261 §16): when set, its methods go to it instead of 405. */
+  proxy?: ProxyRoute;
 }
 
 /**
@@ -39,6 +53,9 @@ export class MethodRouter implements TransactionUser {
   readonly #supported: readonly string[];
   readonly #log: Logger;
   readonly #allow: string;
+  readonly #proxy: ProxyRoute | undefined;
+  /** Present only with a proxy: without one the transaction layer absorbs ACKs for 2xx (none of ours exist). */
+  readonly onAck?: (request: SipRequest, core: RequestCore, inbound: InboundContext) => void;
 
   constructor(options: MethodRouterOptions) {
     this.#handlers = options.handlers;
@@ -48,7 +65,18 @@ export class MethodRouter implements TransactionUser {
     this.#log = options.logger;
     const methods = ['OPTIONS', ...[...options.handlers.keys()].filter((m) => m !== 'OPTIONS')];
     for (const m of BUILT_IN_ALLOWED) if (!methods.includes(m)) methods.push(m);
+    const proxy = options.proxy;
+    this.#proxy = proxy;
+    if (proxy !== undefined) {
+      for (const m of proxy.methods) if (!methods.includes(m)) methods.push(m);
+      this.onAck = (request, core, inbound) => proxy.onAck(request, core, inbound);
+    }
     this.#allow = methods.join(', ');
+  }
+
+  /** Requests the proxy forwards skip the UAS-only checks below (TransactionUser.isProxied). */
+  isProxied(request: SipRequest, core: RequestCore): boolean {
+    return this.#proxy !== undefined && this.#proxy.isProxied(request, core);
   }
 
   /** The Allow header value: methods we answer as a UAS. */
@@ -58,6 +86,10 @@ export class MethodRouter implements TransactionUser {
 
   onRequest(tx: ServerTransaction): void {
     const method = tx.request.method;
+    if (this.#proxy !== undefined && this.#proxy.isProxied(tx.request, tx.core)) {
+      this.#run(this.#proxy.handle, tx);
+      return;
+    }
     const handler = this.#handlers.get(method);
     if (handler !== undefined) {
       this.#run(handler, tx);

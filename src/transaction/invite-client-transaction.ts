@@ -46,6 +46,7 @@ export class InviteClientTransaction implements InviteClientHandle {
   readonly #onTerminated: (tx: InviteClientTransaction) => void;
   readonly #sendCancel: (tx: InviteClientTransaction) => void;
   #timerA: TimerEntry | undefined;
+  /** Timer B in Calling; in Proceeding, the 64*T1 wait for a final response after our CANCEL (§9.1). */
   #timerB: TimerEntry | undefined;
   #timerD: TimerEntry | undefined;
   #timerM: TimerEntry | undefined;
@@ -158,7 +159,18 @@ export class InviteClientTransaction implements InviteClientHandle {
     if (this.#cancelSent) return;
     this.#cancelSent = true;
     this.#sendCancel(this);
+    // §9.1: with no final response 64*T1 after the CANCEL, the INVITE is considered cancelled and its
+    // client transaction destroyed (Proceeding has no timer of its own). The TU hears a local 408.
+    this.#timerB = this.#ctx.timers.schedule(64 * this.#ctx.t1, this.#onCancelExpired);
   }
+
+  readonly #onCancelExpired = (): void => {
+    this.#timerB = undefined;
+    if (this.#state !== 'proceeding') return;
+    this.#ctx.counters.timeouts++;
+    this.#deliver(() => this.#events.onFinal({ status: 408, response: undefined, localReason: 'timeout' }));
+    this.#terminate();
+  };
 
   /**
    * §17.1.1.3: the ACK for a non-2xx has the INVITE's Request-URI, Call-ID, From, CSeq number and Route

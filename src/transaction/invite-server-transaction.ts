@@ -36,7 +36,12 @@ export class InviteServerTransaction extends BaseServerTransaction {
   start(): void {
     this.#timerTrying = this.ctx.timers.schedule(TRYING_DELAY_MS, () => {
       this.#timerTrying = undefined;
-      if (this.#state === 'proceeding' && !this.#provisionalSent) this.respond(this.localResponse(100));
+      if (this.#state !== 'proceeding' || this.#provisionalSent) return;
+      // The transaction's own 100 leaves the unanswered-request guard running: the TU has not spoken yet.
+      const trying = this.localResponse(100);
+      this.prepare(trying);
+      this.#provisionalSent = true;
+      this.transmit(trying);
     });
   }
 
@@ -68,7 +73,10 @@ export class InviteServerTransaction extends BaseServerTransaction {
     this.ctx.timers.cancel(this.#timerTrying);
     this.#timerTrying = undefined;
     if (status < 200) {
+      // A provisional from the TU means it has taken the request on (a ringing call, a proxy waiting on
+      // its branches under Timer C): the 32 s unanswered-request guard no longer applies (§13.3.1.1).
       this.#provisionalSent = true;
+      this.cancelGuard();
       this.transmit(response);
       return;
     }

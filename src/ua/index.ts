@@ -22,3 +22,12 @@ export {
   type RegistrationSource,
 } from './from-registration.js';
 export { RegInfoPublisher, contactId, type BindingSource, type RegInfoPublisherOptions } from './reg-info.js';
+// Presence from calls (pua_dialoginfo): dialog-info for caller and callee of each call the proxy tracks.
+export {
+  DialogInfoPublisher,
+  type DialogInfoPublisherOptions,
+  type DialogInfoPublisherStats,
+  type DialogPublishPort,
+  type CallEventSource,
+} from './dialog-info-publisher.js';
+export { dialogInfoBody, dialogId, DIALOG_INFO_CONTENT_TYPE, type CallSide } from './dialog-info-body.js';

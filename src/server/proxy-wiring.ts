@@ -1,0 +1,159 @@
+/**
+ * Wiring of the stateful proxy (src/proxy) and of presence from calls (src/ua, pua_dialoginfo) into the
+ * server. The router needs the proxy's entry points before the transaction layer exists, and the proxy
+ * needs the transaction layer to send: `route` is handed to the router at once and answers 503 until
+ * `open()` has built the proxy (the same start-up gate the core has).
+ */
+import { aorKey, createResponse, parseUri, SipParseError } from '../sip/index.js';
+import type { Logger } from '../observability/index.js';
+import { newTag, type Clock, type ServerTransaction } from '../transaction/index.js';
+import {
+  PROXIED_METHODS,
+  StatefulProxy,
+  type ProxyLocation,
+  type ProxyNetwork,
+  type ProxyStats,
+  type ProxyTransactions,
+} from '../proxy/index.js';
+import { DialogInfoPublisher, type DialogInfoPublisherStats, type DialogPublishPort } from '../ua/index.js';
+import type { ProxyRoute } from './method-router.js';
+
+export interface ProxySettings {
+  /** Forward calls and messages between registered users (otherwise those methods get 405). */
+  readonly enabled: boolean;
+  /** Timer C, ms (RFC 3261 §16.6 step 11: more than 3 minutes). */
+  readonly timerCMs?: number;
+  /** A call with no BYE seen is ended after this long (no session timer negotiated), ms. */
+  readonly callMaxDurationMs?: number;
+  /** A call still trying or ringing after this long is ended, ms. */
+  readonly callEarlyTimeoutMs?: number;
+  /** Publish dialog-info for the caller and callee of each call (pua_dialoginfo). */
+  readonly publishDialogs?: boolean;
+  /** How long a call's terminated state stays published before the publication is removed, ms. */
+  readonly dialogTerminatedLingerMs?: number;
+}
+
+export interface ProxyOpenDeps {
+  readonly transactions: ProxyTransactions;
+  readonly network: ProxyNetwork;
+  readonly location: ProxyLocation;
+  readonly clock: Clock;
+  readonly core: DialogPublishPort;
+  /** Served domains (empty: any). */
+  readonly domains: readonly string[];
+  /** Host names that also mean this server. */
+  readonly localHosts: readonly string[];
+}
+
+export interface ProxyWiringStats {
+  readonly proxy: ProxyStats | undefined;
+  readonly dialogPublications: DialogInfoPublisherStats | undefined;
+}
+
+export class ProxyWiring {
+  readonly #settings: ProxySettings;
+  readonly #log: Logger;
+  #proxy: StatefulProxy | undefined;
+  #publisher: DialogInfoPublisher | undefined;
+  /** Undefined when the proxy is disabled: the router then answers these methods 405 as before. */
+  readonly route: ProxyRoute | undefined;
+
+  constructor(settings: ProxySettings, logger: Logger) {
+    this.#settings = settings;
+    this.#log = logger;
+    this.route = settings.enabled
+      ? {
+          methods: PROXIED_METHODS,
+          isProxied: (req, core) =>
+            this.#proxy !== undefined ? this.#proxy.isProxied(req, core) : PROXIED_METHODS.includes(req.method),
+          handle: (tx) => this.#handle(tx),
+          onAck: (req, core, inbound) => this.#proxy?.onAck(req, core, inbound),
+        }
+      : undefined;
+  }
+
+  get proxy(): StatefulProxy | undefined {
+    return this.#proxy;
+  }
+
+  /** Builds the proxy (and the dialog publisher) once the transport is bound and the core runs. */
+  open(deps: ProxyOpenDeps): void {
+    if (!this.#settings.enabled || this.#proxy !== undefined) return;
+    const proxy = new StatefulProxy({
+      transactions: deps.transactions,
+      network: deps.network,
+      location: deps.location,
+      clock: deps.clock,
+      logger: this.#log,
+      domains: deps.domains,
+      localHosts: deps.localHosts,
+      ...(this.#settings.timerCMs !== undefined ? { timerCMs: this.#settings.timerCMs } : {}),
+      calls: {
+        ...(this.#settings.callMaxDurationMs !== undefined ? { maxDurationMs: this.#settings.callMaxDurationMs } : {}),
+        ...(this.#settings.callEarlyTimeoutMs !== undefined ? { earlyTimeoutMs: this.#settings.callEarlyTimeoutMs } : {}),
+      },
+    });
+    if (this.#settings.publishDialogs !== false) {
+      const domains = new Set(deps.domains.map((d) => d.toLowerCase()));
+      const publisher = new DialogInfoPublisher({
+        core: deps.core,
+        clock: deps.clock,
+        logger: this.#log,
+        // Only our users get dialog state: a caller from elsewhere is not a presentity of ours.
+        isLocal: (aor) => domains.size === 0 || domains.has(domainOf(aor)),
+        ...(this.#settings.dialogTerminatedLingerMs !== undefined ? { terminatedLingerMs: this.#settings.dialogTerminatedLingerMs } : {}),
+      });
+      publisher.attach(proxy.calls);
+      this.#publisher = publisher;
+    }
+    this.#proxy = proxy;
+  }
+
+  /** Removes live dialog publications (before the core stops), then stops the proxy's timers. */
+  async stop(): Promise<void> {
+    await this.#publisher?.stop();
+    this.#proxy?.stop();
+  }
+
+  stats(): ProxyWiringStats {
+    return { proxy: this.#proxy?.stats(), dialogPublications: this.#publisher?.stats() };
+  }
+
+  #handle(tx: ServerTransaction): Promise<void> | void {
+    const p = this.#proxy;
+    if (p !== undefined) return p.handle(tx);
+    // Not started yet (or stopping): the same answer the core's gate gives.
+    tx.respond(createResponse(tx.request, tx.core, 503, { toTag: newTag(), headers: [['Retry-After', '1']] }));
+  }
+}
+
+function domainOf(aor: string): string {
+  const u = parseUri(aor);
+  return u instanceof SipParseError ? '' : u.host.toLowerCase();
+}
+
+/** Adapter from the registrar's location service and user list to what the proxy needs (404 vs 480). */
+export function proxyLocation(
+  lookup: (aor: string) => ReadonlyArray<{
+    readonly uri: string;
+    readonly path: readonly string[];
+    readonly q: number | undefined;
+    readonly flow: { readonly protocol: 'udp' | 'tcp'; readonly address: string; readonly port: number; readonly flowId: string | undefined };
+  }>,
+  userExists: ((aor: string) => boolean) | undefined,
+): ProxyLocation {
+  return {
+    lookup(aor) {
+      const bindings = lookup(aor);
+      if (bindings.length > 0) return bindings;
+      // With a user list, a known user with nothing registered is 480; anyone else 404. Without one
+      // (open mode) nothing tells a user from a typo: 404, as Kamailio's lookup() does.
+      return userExists !== undefined && userExists(aorKeyOf(aor)) ? [] : undefined;
+    },
+  };
+}
+
+function aorKeyOf(aor: string): string {
+  const u = parseUri(aor);
+  return u instanceof SipParseError ? aor : aorKey(u);
+}
