@@ -41,8 +41,18 @@ export interface CoreConfig {
   retryAfter: number;
   /** Live publications kept per presentity and package; more are refused (bounds memory against a flood). */
   maxPublicationsPerPresentity: number;
-  /** Safety margin added to every stored NOTIFY CSeq at start-up (docs/storage.md: set-notify-cseq is not awaited). */
+  /** Safety margin added to every stored NOTIFY CSeq and body version at start-up (set-notify-cseq is not awaited). */
   cseqRestartMargin: number;
+  /**
+   * Days a pending or waiting watcher is remembered after its subscription ended (Kamailio waiting_subs_daysno):
+   * the presentity still sees it in watcher info and can allow it later. Swept with the expiry sweep.
+   */
+  waitingSubsDays: number;
+  /**
+   * Take a PUBLISH's Sender header as its publisher for packages that skip the publisher on fan-out (dialog;sla,
+   * config bla.trustSender). Off: the From AOR is the sender, and Sender is ignored.
+   */
+  trustSenderHeader: boolean;
 }
 
 export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = Object.freeze({
@@ -63,6 +73,8 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = Object.freeze({
   retryAfter: 5,
   maxPublicationsPerPresentity: 64,
   cseqRestartMargin: 100,
+  waitingSubsDays: 3,
+  trustSenderHeader: true,
 } satisfies CoreConfig);
 
 export function resolveCoreConfig(partial: Partial<CoreConfig> | undefined): CoreConfig {
@@ -72,6 +84,7 @@ export function resolveCoreConfig(partial: Partial<CoreConfig> | undefined): Cor
   if (!(c.expiresOffset >= 0)) c.expiresOffset = 0;
   if (!(c.notifyMinIntervalMs >= 0)) c.notifyMinIntervalMs = 0;
   if (!(c.maxPublicationsPerPresentity >= 1)) c.maxPublicationsPerPresentity = DEFAULT_CORE_CONFIG.maxPublicationsPerPresentity;
+  if (!(c.waitingSubsDays >= 0)) c.waitingSubsDays = DEFAULT_CORE_CONFIG.waitingSubsDays;
   return c;
 }
 

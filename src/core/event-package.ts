@@ -8,8 +8,10 @@
  * - hooks are synchronous and pure with respect to the outside world: they never send SIP, touch the store,
  *   read the clock or keep references to the arguments (the core may reuse them);
  * - a hook that throws is treated as a package bug: the core logs it and falls back to the default
- *   (validatePublish: 500; aggregate/bodyForWatcher/emptyBody: no body; authorize: pending, which leaks nothing).
+ *   (validatePublish: 500; aggregate/bodyForWatcher/emptyBody/watcherInfoBody: no body; authorize: pending,
+ *   which leaks nothing; presentityFor: 400; isPublisher: false).
  */
+import type { SipUri } from '../sip/index.js';
 
 /** Expiration policy of a package, in seconds (RFC 3903 §6 step 4, RFC 6665 §4.2.1.1). */
 export interface ExpiresPolicy {
@@ -85,6 +87,64 @@ export interface WatcherContext {
   readonly fullState: boolean;
 }
 
+/**
+ * Read access to the composite state of other packages for the same presentity, given to `aggregate` of a
+ * package that declares `dependsOn` (mix_dialog_presence: presence reads the dialog state). Packages never
+ * import each other; they read each other's state only through this.
+ */
+export interface RelatedState {
+  /** The composite body of `event` (a package name listed in `dependsOn`) for this presentity, if any. */
+  composite(event: string): string | undefined;
+}
+
+/** RFC 3858 watcher status and RFC 3857 §3.3 event, as the core reports them to watcher-info packages. */
+export type WatcherInfoStatus = 'pending' | 'active' | 'waiting' | 'terminated';
+export type WatcherInfoEvent =
+  | 'subscribe'
+  | 'approved'
+  | 'deactivated'
+  | 'probation'
+  | 'rejected'
+  | 'timeout'
+  | 'giveup'
+  | 'noresource';
+
+/** One watcher of the watched package (a subscription, or a remembered pending/waiting watcher). */
+export interface WatcherInfoItem {
+  /** Stable for one subscription (or remembered watcher) across documents (RFC 3858 §4.2). */
+  readonly id: string;
+  readonly uri: string;
+  readonly status: WatcherInfoStatus;
+  readonly event: WatcherInfoEvent;
+  readonly displayName?: string | undefined;
+  /** Seconds since the subscription started (RFC 3858 duration-subscribed). */
+  readonly durationSubscribed?: number | undefined;
+  /** Seconds until it expires (RFC 3858 expiration). */
+  readonly expiration?: number | undefined;
+}
+
+/** What the core knows about the watchers of one resource when a watcher-info NOTIFY is due (RFC 3857 §4.3). */
+export interface WatcherInfoView {
+  /** The watched resource: the presentity, who is also the watcher-info subscriber. */
+  readonly resource: string;
+  /** Every watcher the presentity may know about. */
+  readonly watchers: readonly WatcherInfoItem[];
+  /**
+   * The watchers whose state changed since the previous NOTIFY of this subscription, for a partial document;
+   * undefined when full state is due (after a SUBSCRIBE, after a watcher left, or with nothing recorded).
+   */
+  readonly changed?: readonly WatcherInfoItem[] | undefined;
+}
+
+/** The parts of a SUBSCRIBE a package may derive the presentity from (dialog;sla). */
+export interface SubscribeView {
+  readonly requestUri: SipUri;
+  readonly from: SipUri;
+  readonly to: SipUri;
+  /** The Contact URI; undefined when the request has none (in-dialog refreshes may omit it). */
+  readonly contact: SipUri | undefined;
+}
+
 export interface EventPackage {
   /**
    * Event type with the parameters that select this package: 'presence', 'presence.winfo', 'dialog',
@@ -107,8 +167,17 @@ export interface EventPackage {
    * Composes the state of a presentity from all its live publications, oldest first (Kamailio agg_nbody).
    * Called once per change, not per watcher; the result has media type `contentTypes[0]`.
    * Return undefined for "no state". Default: the most recently received publication's body and type.
+   * A package with `dependsOn` is also asked when nothing is published (the list is empty), and reads the
+   * other packages' state through `related`.
    */
-  aggregate?(presentity: string, publications: readonly PublicationView[]): string | undefined;
+  aggregate?(presentity: string, publications: readonly PublicationView[], related?: RelatedState): string | undefined;
+
+  /**
+   * Packages whose state feeds this package's composite for the same presentity (mix_dialog_presence: presence
+   * depends on "dialog"). When their state changes, the core recomputes this package's composite and notifies
+   * its watchers. Default: none.
+   */
+  readonly dependsOn?: readonly string[];
 
   /**
    * Per-watcher rewrite of the composite body (Kamailio aux_body_processing: version counters, filtering).
@@ -122,14 +191,41 @@ export interface EventPackage {
    */
   emptyBody?(presentity: string, watcher: WatcherContext): NotifyBody | undefined;
 
-  /** Decides a new subscription (Kamailio get_auth_status). Default: 'active'. Not consulted when forceActive is set. */
+  /**
+   * Decides a subscription (Kamailio get_auth_status): at SUBSCRIBE, and again for live subscriptions when
+   * refreshWatchers is asked (rules changed). Default: 'active'. Not consulted when forceActive is set, except
+   * for watcher-info packages (`winfoOf`), whose authorization is never forced (RFC 3857 §5.1).
+   */
   authorize?(request: AuthorizationRequest): AuthorizationDecision;
 
   /**
    * For a watcher-info template package (RFC 3857): the name of the package whose watchers it reports
-   * (Kamailio wipeer). Reserved: the core does not act on it yet; winfo support comes with its package.
+   * (Kamailio wipeer). Its NOTIFY bodies come from `watcherInfoBody`, fed with the core's watchers of
+   * (presentity, winfoOf): subscriptions and remembered pending/waiting watchers.
    */
   readonly winfoOf?: string;
+
+  /**
+   * Body of a watcher-info NOTIFY (RFC 3857 §4.3, RFC 3858): full state when `subscriber.fullState` or
+   * `view.changed` is undefined, else partial; `subscriber.version` is the subscription's counter.
+   * Used only with `winfoOf`.
+   */
+  watcherInfoBody?(view: WatcherInfoView, subscriber: WatcherContext): string;
+
+  /**
+   * The presentity an initial SUBSCRIBE watches, when it is not the Request-URI (dialog;sla: Contact user at
+   * the From domain, draft-anil-sipping-bla). Undefined: the request lacks what is needed (400). Default:
+   * the Request-URI.
+   */
+  presentityFor?(request: SubscribeView): string | undefined;
+
+  /**
+   * Whether the subscription whose Contact is `subscriberContact` belongs to the publisher `sender` of a change:
+   * that subscription is not notified of it (OpenSIPS handle_publish(sender_uri), dialog;sla). When a package has
+   * this hook, a PUBLISH's Sender header is stored as the publication's sender (config bla.trustSender).
+   * Default: every watcher is notified.
+   */
+  isPublisher?(sender: string | undefined, subscriberContact: string): boolean;
 
   /**
    * Keep the entity-tag on refresh instead of issuing a new one (Kamailio etag_not_new). Off by default:

@@ -12,6 +12,7 @@ import type { StoreMutation } from '../store/store.js';
 import type { CoreContext } from './context.js';
 import type { Notifier } from './notifier.js';
 import type { PresentityState } from './presentity-index.js';
+import type { WatcherInfo } from './watcher-info.js';
 
 export interface SweepResult {
   readonly publications: number;
@@ -21,12 +22,14 @@ export interface SweepResult {
 export class ExpirySweeper {
   readonly #ctx: CoreContext;
   readonly #notifier: Notifier;
+  readonly #winfo: WatcherInfo;
   #timer: TimerHandle | undefined;
   #running = false;
 
-  constructor(ctx: CoreContext, notifier: Notifier) {
+  constructor(ctx: CoreContext, notifier: Notifier, winfo: WatcherInfo) {
     this.#ctx = ctx;
     this.#notifier = notifier;
+    this.#winfo = winfo;
   }
 
   start(): void {
@@ -56,6 +59,15 @@ export class ExpirySweeper {
 
   /** Expires everything due now. Safe to call at any time (the management API's cleanup). */
   sweep(): SweepResult {
+    let result: SweepResult = { publications: 0, subscriptions: 0 };
+    // Watchers leaving in one sweep reach watcher info in one NOTIFY per subscriber.
+    this.#winfo.batch(() => {
+      result = this.#sweep();
+    });
+    return result;
+  }
+
+  #sweep(): SweepResult {
     const ctx = this.#ctx;
     const now = ctx.now();
     const mutations: StoreMutation[] = [];
@@ -78,7 +90,11 @@ export class ExpirySweeper {
     for (const sub of subs) {
       ctx.index.removeSubscription(sub);
       mutations.push({ kind: 'delete-subscription', id: sub.id });
+      // A pending watcher whose subscription expired is remembered as waiting (RFC 3857 §3.3).
+      for (const m of this.#winfo.endedMutations(sub, now)) mutations.push(m);
     }
+    // Waiting watchers remembered longer than waitingSubsDays are given up (reported with event giveup).
+    this.#winfo.sweep(now, mutations);
 
     if (mutations.length > 0) {
       ctx.track(ctx.store.write(mutations)).catch((err: unknown) => {
@@ -104,6 +120,7 @@ export class ExpirySweeper {
         reason: 'timeout',
       });
       this.#notifier.sendFinal(sub, 'timeout');
+      this.#winfo.ended(sub, 'timeout', sub.status === 'pending');
     }
     if (pubs.length > 0 || subs.length > 0) {
       ctx.logger.debug({ publications: pubs.length, subscriptions: subs.length }, 'expired');

@@ -34,6 +34,7 @@ export type {
   CoreStats,
 } from './presence-core.js';
 export type { PublishResult } from './publish-handler.js';
+export type { DocumentWrite, DocumentDelete, DocumentResult } from './documents.js';
 export type { SweepResult } from './expiry-sweeper.js';
 export type { CoreConfig } from './config.js';
 export { DEFAULT_CORE_CONFIG } from './config.js';
@@ -50,5 +51,11 @@ export type {
   AuthorizationDecision,
   AuthorizationRequest,
   WatcherContext,
+  RelatedState,
+  SubscribeView,
+  WatcherInfoEvent,
+  WatcherInfoItem,
+  WatcherInfoStatus,
+  WatcherInfoView,
 } from './event-package.js';
 export { EventRegistry, acceptableTypes, packageAccepts } from './event-registry.js';

@@ -15,8 +15,15 @@ import type { ClientTransactionOutcome } from '../transaction/index.js';
 import type { Destination } from '../transport/types.js';
 import type { FlowRecord } from '../store/store.js';
 import type { CoreContext } from './context.js';
-import type { NotifyBody, WatcherContext } from './event-package.js';
+import type { EventPackage, NotifyBody, RelatedState, WatcherContext } from './event-package.js';
 import type { Composite, PresentityState, Subscription } from './presentity-index.js';
+import type { WatcherInfo } from './watcher-info.js';
+
+/** What caused a state change, for packages that do not notify the publisher of its own change (dialog;sla). */
+export interface ChangeCause {
+  /** The publication's sender (PUBLISH Sender header or From). */
+  readonly sender: string | undefined;
+}
 
 /** Why a subscription ended because of its NOTIFY outcome (the domain event's reason). */
 export type DeliveryFailure = 'notify-rejected' | 'notify-timeout' | 'notify-error';
@@ -40,13 +47,27 @@ export function contactForFlow(flow: FlowRecord): string {
 
 export class Notifier {
   readonly #ctx: CoreContext;
+  readonly #winfo: WatcherInfo;
   readonly #onDeliveryFailure: (sub: Subscription, reason: DeliveryFailure) => void;
   readonly #timed = new Set<Subscription>();
+  /** Package name -> packages whose composite depends on it (EventPackage.dependsOn). */
+  readonly #dependents = new Map<string, EventPackage[]>();
+  /** Composites being computed (a guard against dependsOn cycles). */
+  readonly #computing = new Set<PresentityState>();
   #stopped = false;
 
-  constructor(ctx: CoreContext, onDeliveryFailure: (sub: Subscription, reason: DeliveryFailure) => void) {
+  constructor(ctx: CoreContext, winfo: WatcherInfo, onDeliveryFailure: (sub: Subscription, reason: DeliveryFailure) => void) {
     this.#ctx = ctx;
+    this.#winfo = winfo;
     this.#onDeliveryFailure = onDeliveryFailure;
+    for (const p of ctx.registry.packages()) {
+      for (const d of p.dependsOn ?? []) {
+        let list = this.#dependents.get(d);
+        if (list === undefined) this.#dependents.set(d, (list = []));
+        list.push(p);
+      }
+    }
+    winfo.attach((sub) => this.request(sub, false));
   }
 
   // --- composite state ----------------------------------------------------------------------
@@ -56,14 +77,19 @@ export class Notifier {
     if (entry.composite !== undefined) return entry.composite;
     let result: Composite | null = null;
     const pubs = entry.pubs;
-    if (pubs.length > 0) {
-      const pkg = entry.pkg;
+    const pkg = entry.pkg;
+    // A package fed by others' state (dependsOn) may have state with nothing published of its own.
+    if (pubs.length > 0 || (pkg.dependsOn !== undefined && pkg.aggregate !== undefined)) {
       if (pkg.aggregate !== undefined) {
+        if (this.#computing.has(entry)) return null; // dependsOn cycle: this one is being computed already
+        this.#computing.add(entry);
         try {
-          const body = pkg.aggregate(entry.presentity, pubs);
+          const body = pkg.aggregate(entry.presentity, pubs, this.#related(entry));
           if (body !== undefined) result = { contentType: pkg.contentTypes[0]!, body, bytes: Buffer.from(body) };
         } catch (err) {
           this.#ctx.logger.error({ err, event: pkg.name, presentity: entry.presentity }, 'package aggregate() threw');
+        } finally {
+          this.#computing.delete(entry);
         }
       } else {
         const newest = pubs[pubs.length - 1]!;
@@ -74,14 +100,52 @@ export class Notifier {
     return result;
   }
 
-  /** Marks the composite stale and queues a NOTIFY with the new state to every watcher. Returns how many. */
-  stateChanged(entry: PresentityState): number {
+  #related(entry: PresentityState): RelatedState {
+    const index = this.#ctx.index;
+    const deps = entry.pkg.dependsOn;
+    return {
+      composite: (event: string): string | undefined => {
+        // Only what the package declared: its dependencies are what re-notifies it.
+        if (deps === undefined || !deps.includes(event)) return undefined;
+        const other = index.find(entry.presentity, event);
+        if (other === undefined) return undefined;
+        return this.composite(other)?.body;
+      },
+    };
+  }
+
+  /**
+   * Marks the composite stale and queues a NOTIFY with the new state to every watcher, except the publisher of
+   * the change when the package says so (isPublisher, dialog;sla). Packages whose composite depends on this one
+   * (dependsOn) are recomputed and notified too. Returns how many NOTIFYs were queued.
+   */
+  stateChanged(entry: PresentityState, cause?: ChangeCause): number {
     entry.composite = undefined;
+    const pkg = entry.pkg;
+    const sender = cause?.sender;
+    const skip = pkg.isPublisher !== undefined && sender !== undefined;
     let n = 0;
     for (const sub of entry.subs) {
+      if (skip && this.#isPublisher(pkg, sender, sub)) continue;
       if (this.request(sub, false)) n++;
     }
+    const dependents = this.#dependents.get(pkg.name);
+    if (dependents !== undefined) {
+      for (const d of dependents) {
+        const other = this.#ctx.index.find(entry.presentity, d.name);
+        if (other !== undefined && other !== entry) n += this.stateChanged(other);
+      }
+    }
     return n;
+  }
+
+  #isPublisher(pkg: EventPackage, sender: string | undefined, sub: Subscription): boolean {
+    try {
+      return pkg.isPublisher!(sender, sub.dialog.remoteTarget);
+    } catch (err) {
+      this.#ctx.logger.error({ err, event: pkg.name }, 'package isPublisher() threw');
+      return false;
+    }
   }
 
   // --- requests -----------------------------------------------------------------------------
@@ -156,7 +220,7 @@ export class Notifier {
       subscriptionId: sub.id,
       watcher: sub.watcher,
       presentity: sub.entry.presentity,
-      version: sub.dialog.localSeq,
+      version: sub.version,
       accept: sub.accept,
       eventParams: sub.eventParams,
       politeBlock: sub.reason === 'polite-block',
@@ -181,9 +245,14 @@ export class Notifier {
   #bodyFor(sub: Subscription): Body | undefined {
     if (sub.status !== 'active') return undefined;
     if (sub.reason === 'polite-block') return this.#emptyBody(sub);
+    const pkg = sub.entry.pkg;
+    if (pkg.winfoOf !== undefined && pkg.watcherInfoBody !== undefined) {
+      // RFC 3857: the state of a watcher-info subscription is the core's list of watchers, never a publication.
+      const text = this.#winfo.body(sub, this.#watcherContext(sub));
+      return text === undefined ? undefined : { contentType: pkg.contentTypes[0]!, bytes: Buffer.from(text) };
+    }
     const comp = this.composite(sub.entry);
     if (comp === null) return this.#emptyBody(sub);
-    const pkg = sub.entry.pkg;
     if (pkg.bodyForWatcher === undefined) return comp;
     try {
       const text = pkg.bodyForWatcher(comp.body, this.#watcherContext(sub));
@@ -233,12 +302,14 @@ export class Notifier {
       final !== undefined
         ? formatSubscriptionState('terminated', 0, final)
         : formatSubscriptionState(sub.status, remainingSeconds(sub.expiresAt, ctx.now()));
-    const event = sub.eventId === undefined ? sub.entry.pkg.name : `${sub.entry.pkg.name};id=${sub.eventId}`;
+    // RFC 3858 §4.1 / RFC 4235 §4.1: the version counts documents sent in this subscription.
+    if (body !== undefined) sub.version++;
     const request = buildInDialogRequest(sub.dialog, {
       method: 'NOTIFY',
       contact: ctx.config.serverAddress ?? contactForFlow(sub.flow),
       headers: [
-        ['Event', event],
+        // RFC 6665 §8.2.1: the SUBSCRIBE's event type, parameters and id, echoed.
+        ['Event', sub.eventHeader],
         ['Subscription-State', state],
       ],
       body: body?.bytes,
@@ -251,8 +322,9 @@ export class Notifier {
       // Cheap and not awaited: a restart adds a margin over the stored value (docs/storage.md).
       const id = sub.id;
       const seq = sub.dialog.localSeq;
+      const version = body !== undefined ? sub.version : undefined;
       ctx
-        .track(ctx.store.write([{ kind: 'set-notify-cseq', id, localSeq: seq }]))
+        .track(ctx.store.write([{ kind: 'set-notify-cseq', id, localSeq: seq, version }]))
         .catch((err: unknown) => ctx.logger.warn({ err, id }, 'set-notify-cseq write failed'));
     }
     let sent: Promise<ClientTransactionOutcome>;

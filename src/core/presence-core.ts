@@ -5,9 +5,11 @@
  */
 import { aorKey, parseEvent, parseUri, SipParseError } from '../sip/index.js';
 import type { Clock, RequestSender, ServerTransaction } from '../transaction/index.js';
-import type { PresenceStore } from '../store/store.js';
+import type { DocumentRecord, PresenceStore } from '../store/store.js';
+import { reauthorize } from './authorization.js';
 import { domainChecker, resolveCoreConfig, type CoreConfig } from './config.js';
 import { newCounters, type CoreContext, type CoreLogger } from './context.js';
+import { DocumentIndex, type DocumentDelete, type DocumentResult, type DocumentWrite } from './documents.js';
 import { DomainEvents, type CoreEventListener } from './domain-events.js';
 import type { EventPackage, NotifyBody, PublicationView } from './event-package.js';
 import { EventRegistry } from './event-registry.js';
@@ -18,6 +20,7 @@ import { PublishHandler, type PublishResult } from './publish-handler.js';
 import { RecoveryPacer, restoreState } from './recovery.js';
 import { reply } from './replies.js';
 import { SubscribeHandler } from './subscribe-handler.js';
+import { WatcherInfo } from './watcher-info.js';
 
 export interface PresenceCoreDeps {
   readonly store: PresenceStore;
@@ -112,6 +115,8 @@ export class PresenceCore {
   readonly #publish: PublishHandler;
   readonly #subscribe: SubscribeHandler;
   readonly #sweeper: ExpirySweeper;
+  readonly #winfo: WatcherInfo;
+  readonly #documents: DocumentIndex;
   readonly #inFlight = new Set<Promise<unknown>>();
   #pacer: RecoveryPacer | undefined;
   #state: State = 'new';
@@ -144,10 +149,12 @@ export class PresenceCore {
         return p;
       },
     };
-    this.#notifier = new Notifier(this.#ctx, (sub, reason) => this.#endAfterDeliveryFailure(sub, reason));
+    this.#winfo = new WatcherInfo(this.#ctx);
+    this.#documents = new DocumentIndex(this.#ctx);
+    this.#notifier = new Notifier(this.#ctx, this.#winfo, (sub, reason) => this.#endAfterDeliveryFailure(sub, reason));
     this.#publish = new PublishHandler(this.#ctx, this.#notifier);
-    this.#subscribe = new SubscribeHandler(this.#ctx, this.#notifier);
-    this.#sweeper = new ExpirySweeper(this.#ctx, this.#notifier);
+    this.#subscribe = new SubscribeHandler(this.#ctx, this.#notifier, this.#winfo);
+    this.#sweeper = new ExpirySweeper(this.#ctx, this.#notifier, this.#winfo);
   }
 
   /**
@@ -159,7 +166,8 @@ export class PresenceCore {
     this.#state = 'starting';
     const ctx = this.#ctx;
     const snapshot = await ctx.store.load();
-    const r = await restoreState(ctx, snapshot);
+    this.#documents.load(snapshot.documents);
+    const r = await restoreState(ctx, snapshot, this.#winfo);
     if (this.#state !== 'starting') return; // stopped meanwhile
     ctx.logger.info(
       {
@@ -167,6 +175,8 @@ export class PresenceCore {
         subscriptions: r.subscriptions,
         droppedExpired: r.droppedExpired,
         skippedUnknownEvent: r.skippedUnknownEvent,
+        watchers: this.#winfo.recordCount,
+        documents: this.#documents.size,
       },
       'presence state restored',
     );
@@ -302,12 +312,65 @@ export class PresenceCore {
     });
   }
 
-  /** Sends every watcher of a presentity its current state (OpenSIPS refreshWatchers). Returns how many. */
+  /**
+   * Re-decides every watcher of a presentity (the rules changed: OpenSIPS refreshWatchers, Kamailio
+   * pres_update_watchers) and sends each its current state: pending -> active with state, -> terminated;reason=
+   * rejected, to or from polite-block (neutral state); watcher info is told. With forceActive (and for packages
+   * without `authorize`) it only re-sends the state. Returns how many NOTIFYs were queued.
+   */
   refreshWatchers(uri: string, event: string): number {
     const presentity = this.#normalise(uri);
-    if (presentity === undefined) return 0;
+    if (presentity === undefined || this.#state !== 'running') return 0;
+    const ctx = this.#ctx;
+    const pkg = ctx.registry.get(event);
+    if (pkg === undefined) return 0;
+    // Remembered waiting watchers count too, so the entry is needed even without subscriptions.
+    const e = ctx.index.find(presentity, event) ?? ctx.index.peekOrTransient(presentity, pkg);
+    return reauthorize(ctx, this.#notifier, this.#winfo, e).notified;
+  }
+
+  /**
+   * The composite state of a presentity for one package (what watchers get before per-watcher processing), or
+   * undefined when there is none. For hooks of the composition root (pres-rules sphere of the presence state).
+   */
+  compositeOf(uri: string, event: string): NotifyBody | undefined {
+    const presentity = this.#normalise(uri);
+    if (presentity === undefined) return undefined;
     const e = this.#ctx.index.find(presentity, event);
-    return e === undefined ? 0 : this.#notifier.stateChanged(e);
+    const comp = e === undefined ? null : this.#notifier.composite(e);
+    return comp === null ? undefined : { contentType: comp.contentType, body: comp.body };
+  }
+
+  // --- documents (XCAP-style rules, RFC 4825) -----------------------------------------------
+
+  /** A user's document (owner: a URI, normalised to its AOR), e.g. ("sip:alice@example.com", "pres-rules", "index"). */
+  getDocument(owner: string, auid: string, name: string): DocumentRecord | undefined {
+    const aor = this.#normalise(owner);
+    return aor === undefined ? undefined : this.#documents.get(aor, auid, name);
+  }
+
+  /**
+   * Stores a document durably (the caller validated it), with RFC 4825 §7.11 preconditions (412). Nothing is
+   * re-evaluated here: the caller decides what the change means (refreshWatchers).
+   */
+  async putDocument(w: DocumentWrite): Promise<DocumentResult> {
+    const owner = this.#normalise(w.owner);
+    if (owner === undefined) return { ok: false, status: 400, reason: 'Bad owner URI' };
+    if (this.#state !== 'running') return { ok: false, status: 503, reason: 'Service Unavailable' };
+    return this.#documents.put({ ...w, owner });
+  }
+
+  /** Deletes a document (404 when there is none, 412 when If-Match fails). */
+  async deleteDocument(d: DocumentDelete): Promise<DocumentResult> {
+    const owner = this.#normalise(d.owner);
+    if (owner === undefined) return { ok: false, status: 400, reason: 'Bad owner URI' };
+    if (this.#state !== 'running') return { ok: false, status: 503, reason: 'Service Unavailable' };
+    return this.#documents.delete({ ...d, owner });
+  }
+
+  /** Owners with a document of `auid`. */
+  documentOwners(auid: string): string[] {
+    return this.#documents.owners(auid);
   }
 
   /** Runs an expiry sweep now (OpenSIPS cleanup). */
@@ -348,9 +411,11 @@ export class PresenceCore {
   #endAfterDeliveryFailure(sub: Subscription, reason: DeliveryFailure): void {
     const ctx = this.#ctx;
     if (!ctx.index.removeSubscription(sub)) return;
+    const wasPending = sub.status === 'pending';
     ctx
-      .track(ctx.store.write([{ kind: 'delete-subscription', id: sub.id }]))
+      .track(ctx.store.write([{ kind: 'delete-subscription', id: sub.id }, ...this.#winfo.endedMutations(sub, ctx.now())]))
       .catch((err: unknown) => ctx.logger.warn({ err, id: sub.id }, 'subscription removal not stored'));
+    this.#winfo.ended(sub, 'timeout', wasPending);
     ctx.events.emit({
       type: 'subscription-terminated',
       id: sub.id,

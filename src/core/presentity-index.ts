@@ -12,8 +12,8 @@ import type { TimerHandle } from '../transaction/index.js';
 import type { DialogState } from '../dialog/index.js';
 import { copyDialog } from '../dialog/index.js';
 import type { SubscriptionStatus } from '../subscription/index.js';
-import type { FlowRecord, PublicationRecord, SubscriptionRecord } from '../store/store.js';
-import type { EventPackage, NotifyBody, PublicationView } from './event-package.js';
+import type { EventParam, FlowRecord, PublicationRecord, SubscriptionRecord } from '../store/store.js';
+import type { EventPackage, NotifyBody, PublicationView, WatcherInfoItem } from './event-package.js';
 import { ExpiryHeap, type HeapItem } from './expiry-heap.js';
 
 /**
@@ -115,6 +115,37 @@ export class PresentityState {
   }
 }
 
+/**
+ * The Event header of every NOTIFY of a subscription (RFC 6665 §8.2.1): the event type with the SUBSCRIBE's
+ * parameters (filters, `sla`) and its `id`. Without extra parameters it is the package name, shared, not copied.
+ */
+export function eventHeaderOf(pkgName: string, params: ReadonlyMap<string, string | null>, eventId: string | undefined): string {
+  let head = pkgName;
+  if (params.size > 0) {
+    const semi = pkgName.indexOf(';');
+    head = semi < 0 ? pkgName : pkgName.slice(0, semi);
+    for (const [k, v] of params) head += v === null ? `;${k}` : `;${k}=${v}`;
+  }
+  return eventId === undefined ? head : `${head};id=${eventId}`;
+}
+
+/** Record form of Event parameters: undefined when there are none. */
+export function paramsToRecord(params: ReadonlyMap<string, string | null>): EventParam[] | undefined {
+  return params.size === 0 ? undefined : [...params];
+}
+
+export function paramsFromRecord(params: readonly EventParam[] | undefined): ReadonlyMap<string, string | null> {
+  return params === undefined || params.length === 0 ? EMPTY_PARAMS : new Map(params);
+}
+
+/** Watcher changes waiting for the next watcher-info NOTIFY of one subscription (coalesced, latest wins). */
+export class WinfoDelta {
+  /** A watcher left: the next document carries full state (plus the leavers, once). */
+  full = false;
+  readonly changed = new Map<string, WatcherInfoItem>();
+  readonly ended = new Map<string, WatcherInfoItem>();
+}
+
 /** One subscription, notifier side: subscription state, its dialog, its delivery flow, and NOTIFY bookkeeping. */
 export class Subscription implements HeapItem {
   heapIndex = -1;
@@ -136,6 +167,12 @@ export class Subscription implements HeapItem {
   failures = 0;
   /** Cached next hop of NOTIFYs; cleared when the flow or the remote target changes. */
   nextHop: Destination | undefined = undefined;
+  /** NOTIFYs with a body sent so far: the version of the next body (RFC 3858 §4.1, RFC 4235 §4.1), from 0. */
+  version = 0;
+  /** Watcher-info subscriptions only: changes not yet notified. */
+  winfo: WinfoDelta | undefined = undefined;
+  /** The Event header of its NOTIFYs. */
+  readonly eventHeader: string;
 
   constructor(
     readonly id: string,
@@ -150,7 +187,9 @@ export class Subscription implements HeapItem {
     readonly accept: readonly string[],
     readonly dialog: DialogState,
     public flow: FlowRecord,
-  ) {}
+  ) {
+    this.eventHeader = eventHeaderOf(entry.pkg.name, eventParams, eventId);
+  }
 
   get presentity(): string {
     return this.entry.presentity;
@@ -172,8 +211,8 @@ export class Subscription implements HeapItem {
       reason: this.reason,
       expiresAt: this.expiresAt,
       createdAt: this.createdAt,
-      // One NOTIFY per local CSeq: the count of NOTIFYs sent is the local CSeq, which survives restarts.
-      version: this.dialog.localSeq,
+      version: this.version,
+      eventParams: paramsToRecord(this.eventParams),
       accept: this.accept,
       dialog: copyDialog(this.dialog),
       flow: this.flow,

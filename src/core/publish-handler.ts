@@ -9,7 +9,7 @@
  *     durably, answered 200 with a fresh SIP-ETag and the granted Expires (step 7), and only then are the
  *     watchers notified. A failed write rolls the memory change back and answers 500 with Retry-After.
  */
-import { aorKey, parseExpires, parseEvent, parseMediaType, SipParseError } from '../sip/index.js';
+import { aorKey, parseExpires, parseEvent, parseMediaType, parseNameAddr, parseUri, SipParseError } from '../sip/index.js';
 import { newToken, type ServerTransaction } from '../transaction/index.js';
 import { expiresRules, negotiateExpires, type ExpiresRules } from '../subscription/index.js';
 import type { StoreMutation } from '../store/store.js';
@@ -157,6 +157,8 @@ export class PublishHandler {
       }
     }
     const ifMatch = req.headers.get('SIP-If-Match')?.trim();
+    const sender = this.#sender(tx, pkg);
+    if (typeof sender !== 'string') return sender;
     return this.process({
       presentity: aorKey(uri),
       pkg,
@@ -164,8 +166,27 @@ export class PublishHandler {
       expires,
       contentType,
       body: hasBody ? req.body.toString('utf8') : undefined,
-      sender: aorKey(tx.core.from.uri),
+      sender,
     });
+  }
+
+  /**
+   * The publisher: the From AOR, or for packages that keep the publisher from being notified of its own change
+   * (isPublisher, dialog;sla) the Sender header when trusted (OpenSIPS handle_publish(sender_uri)): the phone's
+   * Contact, compared with subscribers' Contacts, so kept as the full URI.
+   */
+  #sender(tx: ServerTransaction, pkg: EventPackage): string | Outcome {
+    // The authenticated user when the auth gate vouched for one, else the From AOR.
+    const from = tx.identity ?? aorKey(tx.core.from.uri);
+    if (pkg.isPublisher === undefined || !this.#ctx.config.trustSenderHeader) return from;
+    const text = tx.request.headers.get('Sender');
+    if (text === undefined) return from;
+    const t = text.trim();
+    const na = parseNameAddr(t);
+    if (!(na instanceof SipParseError)) return na.uriText;
+    const u = parseUri(t);
+    if (u instanceof SipParseError || u.scheme === 'tel') return fail(400, 'Bad header Sender');
+    return t;
   }
 
   #badEvent(): Outcome {
@@ -204,7 +225,7 @@ export class PublishHandler {
     const body = input.body !== undefined && input.body.length > 0 ? input.body : undefined;
 
     // Removal (RFC 3903 §4.5): the body, if any, does not matter.
-    if (granted === 0 && prev !== undefined) return this.#remove(existing!, prev);
+    if (granted === 0 && prev !== undefined) return this.#remove(existing!, prev, input.sender);
 
     // Step 5: the body.
     if (prev === undefined && body === undefined) return fail(400, 'Missing body in initial PUBLISH');
@@ -258,7 +279,7 @@ export class PublishHandler {
           result: { ok: true, etag, expires: granted },
           after: () => {
             // A refresh changes no state (RFC 3903 §4.3): nobody is told.
-            if (change !== 'refreshed') this.#notifier.stateChanged(entry);
+            if (change !== 'refreshed') this.#notifier.stateChanged(entry, { sender: input.sender });
             ctx.events.emit({
               type: 'publication-changed',
               change,
@@ -288,7 +309,7 @@ export class PublishHandler {
     );
   }
 
-  #remove(entry: PresentityState, prev: Publication): Promise<Outcome> {
+  #remove(entry: PresentityState, prev: Publication, sender: string | undefined): Promise<Outcome> {
     const ctx = this.#ctx;
     ctx.index.acquire(entry);
     ctx.index.removePublication(entry, prev);
@@ -302,7 +323,7 @@ export class PublishHandler {
             // RFC 3903 §6 step 7: every 2xx carries SIP-ETag and Expires; here Expires is 0.
             result: { ok: true, etag, expires: 0 },
             after: () => {
-              this.#notifier.stateChanged(entry);
+              this.#notifier.stateChanged(entry, { sender });
               ctx.events.emit({
                 type: 'publication-changed',
                 change: 'removed',

@@ -6,6 +6,9 @@
  * - NOTIFY CSeqs: set-notify-cseq writes are not awaited, so the stored value may trail what was sent.
  *   Every loaded local CSeq gets a safety margin (cseqRestartMargin), and the raised value is written
  *   back at once, so the CSeq never goes backwards even across two quick restarts (RFC 3261 §12.2.1.1).
+ *   The body version rides on the same writes and gets the same margin: a subscriber drops a document whose
+ *   version is not above the last one (RFC 4235 §4.1, RFC 3858 §4.1), and the recovery NOTIFY is full state.
+ * - Remembered pending/waiting watchers (RFC 3857) are restored; those past waitingSubsDays are dropped.
  * - TCP flow ids die with the process (and could be reused by new connections): they are cleared.
  * - Records of packages not registered now are left untouched in the store.
  */
@@ -13,7 +16,8 @@ import type { TimerHandle } from '../transaction/index.js';
 import type { StoreMutation, StoreSnapshot } from '../store/store.js';
 import type { CoreContext } from './context.js';
 import type { Notifier } from './notifier.js';
-import { EMPTY_LIST, EMPTY_PARAMS, internList, Publication, Subscription } from './presentity-index.js';
+import { EMPTY_LIST, internList, paramsFromRecord, Publication, Subscription } from './presentity-index.js';
+import type { WatcherInfo } from './watcher-info.js';
 
 export interface RecoveryResult {
   readonly publications: number;
@@ -25,7 +29,7 @@ export interface RecoveryResult {
 }
 
 /** Rebuilds the index from a snapshot and writes back drops and raised CSeqs. */
-export async function restoreState(ctx: CoreContext, snapshot: StoreSnapshot): Promise<RecoveryResult> {
+export async function restoreState(ctx: CoreContext, snapshot: StoreSnapshot, winfo: WatcherInfo): Promise<RecoveryResult> {
   const now = ctx.now();
   const margin = ctx.config.cseqRestartMargin;
   const mutations: StoreMutation[] = [];
@@ -66,6 +70,7 @@ export async function restoreState(ctx: CoreContext, snapshot: StoreSnapshot): P
     }
     if (ctx.index.subscription(r.id) !== undefined) continue;
     const localSeq = r.dialog.localSeq + margin;
+    const version = r.version + margin;
     const dialog = {
       ...r.dialog,
       routeSet: r.dialog.routeSet.length === 0 ? EMPTY_LIST : r.dialog.routeSet.slice(),
@@ -77,7 +82,7 @@ export async function restoreState(ctx: CoreContext, snapshot: StoreSnapshot): P
       r.id,
       entry,
       r.eventId,
-      EMPTY_PARAMS,
+      paramsFromRecord(r.eventParams),
       r.watcher,
       r.status,
       r.reason,
@@ -88,10 +93,15 @@ export async function restoreState(ctx: CoreContext, snapshot: StoreSnapshot): P
       flow,
     );
     sub.ready = true;
+    sub.version = version;
     ctx.index.addSubscription(sub);
-    mutations.push({ kind: 'set-notify-cseq', id: r.id, localSeq });
+    mutations.push({ kind: 'set-notify-cseq', id: r.id, localSeq, version });
     toNotify.push(sub);
   }
+
+  const dropped0 = mutations.length;
+  mutations.push(...winfo.load(snapshot.watchers, now));
+  dropped += mutations.length - dropped0;
 
   if (mutations.length > 0) {
     try {

@@ -11,24 +11,29 @@
  */
 import {
   aorKey,
+  isSipParseError,
   parseAccept,
   parseContactList,
   parseEvent,
   parseExpires,
   parseNameAddr,
+  parseUri,
   SipParseError,
   type EventHeader,
+  type SipUri,
 } from '../sip/index.js';
 import { newTag, type ServerTransaction } from '../transaction/index.js';
 import { createUasDialog, dialogKey, nameAddrWithoutTag } from '../dialog/index.js';
 import { expiresRules, negotiateExpires, type ExpiresRules } from '../subscription/index.js';
-import type { FlowRecord } from '../store/store.js';
+import type { FlowRecord, StoreMutation } from '../store/store.js';
+import { authorizeWatcher } from './authorization.js';
 import type { CoreContext } from './context.js';
-import type { AuthorizationDecision, EventPackage } from './event-package.js';
+import type { EventPackage } from './event-package.js';
 import { acceptableTypes } from './event-registry.js';
 import { contactForFlow, type Notifier } from './notifier.js';
 import { EMPTY_LIST, EMPTY_PARAMS, internList, own, Subscription, subscriptionId } from './presentity-index.js';
 import { reply, safeReason, storeFailureStatus } from './replies.js';
+import type { WatcherInfo } from './watcher-info.js';
 
 /** Why a SUBSCRIBE was refused before any state changed. */
 class Refusal {
@@ -62,11 +67,13 @@ function eventParamsOf(ev: EventHeader): ReadonlyMap<string, string | null> {
 export class SubscribeHandler {
   readonly #ctx: CoreContext;
   readonly #notifier: Notifier;
+  readonly #winfo: WatcherInfo;
   readonly #rules = new Map<EventPackage, ExpiresRules>();
 
-  constructor(ctx: CoreContext, notifier: Notifier) {
+  constructor(ctx: CoreContext, notifier: Notifier, winfo: WatcherInfo) {
     this.#ctx = ctx;
     this.#notifier = notifier;
+    this.#winfo = winfo;
   }
 
   /** Answers a SUBSCRIBE server transaction. Never throws. */
@@ -131,15 +138,31 @@ export class SubscribeHandler {
     return own(list.contacts[0]!.uriText);
   }
 
-  #authorize(pkg: EventPackage, watcher: string, displayName: string | undefined, presentity: string): AuthorizationDecision {
-    if (this.#ctx.config.forceActive || pkg.authorize === undefined) return 'active';
+  /**
+   * The presentity of an initial SUBSCRIBE: the Request-URI, or what the package derives (dialog;sla: Contact
+   * user at the From domain). A derived one must be in a served domain too (404, as for the Request-URI).
+   */
+  #presentity(tx: ServerTransaction, pkg: EventPackage, contact: string): string | Refusal {
+    const core = tx.core;
+    if (pkg.presentityFor === undefined) return aorKey(core.requestUri);
+    const c = parseUri(contact);
+    let derived: string | undefined;
     try {
-      return pkg.authorize({ watcher, watcherDisplayName: displayName, presentity, event: pkg.name });
+      derived = pkg.presentityFor({
+        requestUri: core.requestUri,
+        from: core.from.uri,
+        to: core.to.uri,
+        contact: isSipParseError(c) ? undefined : (c as SipUri),
+      });
     } catch (err) {
-      // Leak nothing when the policy fails (RFC 6665 §4.2.1.3): pending until decided.
-      this.#ctx.logger.error({ err, event: pkg.name }, 'package authorize() threw');
-      return 'pending';
+      this.#ctx.logger.error({ err, event: pkg.name }, 'package presentityFor() threw');
+      derived = undefined;
     }
+    if (derived === undefined) return new Refusal(400, 'Cannot derive the presentity from Contact and From');
+    const u = parseUri(derived);
+    if (isSipParseError(u) || u.scheme === 'tel') return new Refusal(400, 'Cannot derive the presentity from Contact and From');
+    if (!this.#ctx.isLocalDomain(u.host)) return new Refusal(404, 'Not Found');
+    return aorKey(u);
   }
 
   #contactHeader(flow: FlowRecord): string {
@@ -186,9 +209,12 @@ export class SubscribeHandler {
       return new Refusal(423, 'Interval Too Brief', [['Min-Expires', String(decision.minExpires)]]);
     }
 
-    const presentity = aorKey(core.requestUri);
-    const watcher = own(aorKey(core.from.uri));
-    const auth = this.#authorize(pkg, watcher, core.from.displayName, presentity);
+    const presentity = this.#presentity(tx, pkg, contact!);
+    if (presentity instanceof Refusal) return presentity;
+    // The authenticated user when the auth gate vouched for one (RFC 3856 §6.6: authorise the authenticated
+    // watcher), else the From URI.
+    const watcher = own(tx.identity ?? aorKey(core.from.uri));
+    const auth = authorizeWatcher(ctx, pkg, watcher, core.from.displayName, presentity);
     // RFC 6665 §4.2.1.3 / RFC 3856 §6.6: a rejected subscription is refused.
     if (auth === 'rejected') return new Refusal(403, 'Forbidden');
 
@@ -246,7 +272,10 @@ export class SubscribeHandler {
     );
     ctx.index.addSubscription(sub);
     ctx.index.acquire(entry);
-    ctx.track(ctx.store.write([{ kind: 'put-subscription', record: sub.toRecord() }])).then(
+    // The watcher-info side (RFC 3857): a pending watcher is remembered beyond its subscription, in the same write.
+    const remembered = this.#winfo.peek(presentity, pkg.name, watcher);
+    const mutations = [{ kind: 'put-subscription', record: sub.toRecord() } as const, ...this.#winfo.accepted(sub, core.from.displayName, now)];
+    ctx.track(ctx.store.write(mutations)).then(
       () => {
         ctx.index.release(entry);
         if (sub.removed) {
@@ -267,9 +296,11 @@ export class SubscribeHandler {
           expires: granted,
         });
         this.#notifier.request(sub, true);
+        this.#winfo.created(sub);
       },
       (err: unknown) => {
         ctx.logger.error({ err, id }, 'SUBSCRIBE not stored; rolled back');
+        this.#winfo.restore(presentity, pkg.name, watcher, remembered);
         ctx.index.removeSubscription(sub);
         this.#notifier.forget(sub);
         ctx.index.release(entry);
@@ -322,10 +353,12 @@ export class SubscribeHandler {
       ctx.index.touchSubscription(sub);
     }
     ctx.index.acquire(entry);
-    const mutation = unsubscribe
-      ? ({ kind: 'delete-subscription', id: sub.id } as const)
-      : ({ kind: 'put-subscription', record: sub.toRecord() } as const);
-    ctx.track(ctx.store.write([mutation])).then(
+    const wasPending = sub.status === 'pending';
+    const remembered = unsubscribe ? this.#winfo.peek(entry.presentity, pkg.name, sub.watcher) : undefined;
+    const mutations: StoreMutation[] = unsubscribe
+      ? [{ kind: 'delete-subscription', id: sub.id }, ...this.#winfo.endedMutations(sub, now)]
+      : [{ kind: 'put-subscription', record: sub.toRecord() }];
+    ctx.track(ctx.store.write(mutations)).then(
       () => {
         ctx.index.release(entry);
         ctx.counters.subscribeAccepted++;
@@ -345,6 +378,7 @@ export class SubscribeHandler {
           });
           // RFC 6665 §4.2.1.4 / §4.4.3: the last NOTIFY says terminated and carries the current state.
           this.#notifier.sendFinal(sub, 'timeout');
+          this.#winfo.ended(sub, 'timeout', wasPending);
         } else if (!sub.removed) {
           sub.fullState = true;
           this.#notifier.request(sub, true);
@@ -358,6 +392,7 @@ export class SubscribeHandler {
         sub.flow = old.flow;
         sub.nextHop = undefined;
         if (unsubscribe) {
+          this.#winfo.restore(entry.presentity, pkg.name, sub.watcher, remembered);
           if (ctx.index.subscription(sub.id) === undefined) ctx.index.addSubscription(sub);
         } else {
           ctx.index.touchSubscription(sub);

@@ -4,8 +4,9 @@
  * politely blocked watchers (RFC 5025 §3.2.1) and, when configured, for presentities with nothing published
  * (notify_offline_body).
  */
-import type { EventPackage, NotifyBody, PublishVerdict, WatcherContext } from '../../core/event-package.js';
-import { aggregatePidf, closedPidf, validatePidf } from './pidf.js';
+import type { EventPackage, NotifyBody, PublicationView, PublishVerdict, RelatedState, WatcherContext } from '../../core/event-package.js';
+import { aggregatePidf, closedPidf, composePidf, validatePidf } from './pidf.js';
+import { onThePhonePidf } from './on-the-phone.js';
 
 export const PIDF_CONTENT_TYPE = 'application/pidf+xml';
 
@@ -14,12 +15,24 @@ export interface PresencePackageOptions {
   readonly notifyOfflineBody?: boolean;
   /** Default subscription and publication interval in seconds (RFC 3856 §6.4: 3600). */
   readonly defaultExpires?: number;
+  /**
+   * mix_dialog_presence: show the presentity "on the phone" (RPID activity and note) while the state of `event`
+   * (the dialog package) says busy. The composition root passes the dialog package's test (isDialogBusy): packages
+   * never import each other. The core re-notifies presence watchers when that state changes (dependsOn).
+   */
+  readonly mixDialog?: {
+    readonly event: string;
+    isBusy(body: string): boolean;
+  };
 }
 
 const OK: PublishVerdict = { ok: true };
 
 export function createPresencePackage(opts: PresencePackageOptions = {}): EventPackage {
   const offline = opts.notifyOfflineBody === true;
+  const mix = opts.mixDialog;
+  const pidfPubs = (publications: readonly PublicationView[]) =>
+    publications.map((p) => ({ etag: p.etag, body: p.body, receivedAt: p.receivedAt }));
   return {
     name: 'presence',
     // RFC 3856 §6.5: PIDF is mandatory and the default when the subscriber sends no Accept.
@@ -33,11 +46,18 @@ export function createPresencePackage(opts: PresencePackageOptions = {}): EventP
       return v.ok ? OK : { ok: false, status: 400, reason: v.reason };
     },
 
-    aggregate(presentity, publications): string {
-      return aggregatePidf(
-        presentity,
-        publications.map((p) => ({ etag: p.etag, body: p.body, receivedAt: p.receivedAt })),
-      );
+    ...(mix === undefined ? {} : { dependsOn: [mix.event] }),
+
+    aggregate(presentity: string, publications: readonly PublicationView[], related?: RelatedState): string | undefined {
+      if (mix !== undefined) {
+        const dialogs = related?.composite(mix.event);
+        if (dialogs !== undefined && mix.isBusy(dialogs)) {
+          return onThePhonePidf(presentity, publications.length === 0 ? undefined : composePidf(presentity, pidfPubs(publications)).root);
+        }
+      }
+      // Asked with nothing published only when mixing: no calls, no state.
+      if (publications.length === 0) return undefined;
+      return aggregatePidf(presentity, pidfPubs(publications));
     },
 
     emptyBody(presentity: string, watcher: WatcherContext): NotifyBody | undefined {
