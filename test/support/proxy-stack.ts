@@ -30,7 +30,7 @@ export interface ProxyStack {
   stop(): Promise<void>;
 }
 
-export async function startProxyStack(settings: Partial<ProxySettings> = {}): Promise<ProxyStack> {
+export async function startProxyStack(settings: Partial<ProxySettings> = {}, domains: readonly string[] = [DOMAIN]): Promise<ProxyStack> {
   const logger = pino({ level: process.env['PRESENCED_TEST_LOG'] ?? 'silent' });
   const transport = new TransportLayer({
     listen: [
@@ -66,7 +66,7 @@ export async function startProxyStack(settings: Partial<ProxySettings> = {}): Pr
     sender: transactions,
     clock: systemClock,
     logger,
-    config: { domains: [DOMAIN], serverAddress: `sip:127.0.0.1:${udpPort}` },
+    config: { domains: [...domains], serverAddress: `sip:127.0.0.1:${udpPort}` },
     packages: [createPresencePackage({}), createDialogPackage()],
   });
   await core.start();
@@ -80,7 +80,7 @@ export async function startProxyStack(settings: Partial<ProxySettings> = {}): Pr
     },
   };
   const c = core;
-  wiring.open({ transactions, network: transport, location, clock: systemClock, core: c, domains: [DOMAIN], localHosts: [] });
+  wiring.open({ transactions, network: transport, location, clock: systemClock, core: c, domains, localHosts: [] });
   return {
     udpPort,
     tcpPort,
