@@ -21,6 +21,7 @@ import { subscriptionRoutes } from './routes/subscriptions.js';
 import { actionRoutes } from './routes/actions.js';
 import { eventRoutes } from './routes/events.js';
 import { dashboardRoutes } from './dashboard/routes.js';
+import { presRulesRoutes, type PresRulesDocuments } from './routes/pres-rules.js';
 
 const MAX_PARAM_LENGTH = 1024;
 
@@ -46,6 +47,8 @@ export interface AdminServerDeps {
   readonly version?: string;
   /** Largest request body accepted, bytes. */
   readonly bodyLimit?: number;
+  /** pres-rules documents: serves the XCAP-style /xcap-root/pres-rules/... routes (routes/pres-rules.ts). */
+  readonly presRules?: PresRulesDocuments;
 }
 
 export interface AdminServer {
@@ -186,6 +189,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<AdminSer
   actionRoutes(ctx);
   eventRoutes(ctx);
   dashboardRoutes(ctx);
+  if (deps.presRules !== undefined) await app.register(presRulesRoutes, { documents: deps.presRules });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   routes.markOpen('GET', '/openapi.json');
 

@@ -21,3 +21,11 @@ export { createMetrics, instrumentStoreWrites, type PresencedMetrics, type Polle
 export type { StatsProviders, StatsRecord } from './layer-metrics.js';
 export { webhookTarget, type WebhookConfig, type WebhookOptions, type WebhookStats, type WebhookTarget } from './webhooks.js';
 export type { SseOptions } from './sse.js';
+export {
+  presRulesRoutes,
+  parseEntityTags,
+  type PresRulesDocuments,
+  type PresRulesPreconditions,
+  type PresRulesRoutesOptions,
+  type PresRulesWriteResult,
+} from './routes/pres-rules.js';

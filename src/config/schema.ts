@@ -43,6 +43,12 @@ export interface PresencedConfig {
   udpReceiveBuffer: number;
   userAgent: string;
   api: { tokens: string[] };
+  mixDialogPresence: boolean;
+  sphereCheck: boolean;
+  waitingSubsDays: number;
+  bla: { presentity?: string; fixRemoteTarget: boolean; trustSender: boolean };
+  dialog: { singleDialog: boolean };
+  mwi: { subscribers: 'self' | 'any' };
 }
 
 /**
@@ -254,6 +260,15 @@ const domainName = z
 
 const SIP_URI_FORM = 'expected a SIP URI such as sip:presence.example.com:5060';
 
+/** Placeholders of a BLA presentity template (the dialog;sla package fills them in from the SUBSCRIBE). */
+const BLA_PLACEHOLDERS = ['contact.user', 'from.user', 'from.host', 'to.user', 'to.host', 'ruri.user', 'ruri.host'];
+const BLA_FORM = `expected a SIP URI template such as sip:{contact.user}@{from.host} (placeholders: ${BLA_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')})`;
+
+const blaTemplate = z
+  .string({ error: BLA_FORM })
+  .regex(/^sips?:[^\s<>"]+$/i, { error: BLA_FORM })
+  .refine((t) => [...t.matchAll(/\{([^{}]*)\}/g)].every((m) => BLA_PLACEHOLDERS.includes(m[1]!)), { error: BLA_FORM });
+
 /** The whole configuration. Unknown keys are errors: a typo must never be silently ignored. */
 export const configSchema = z
   .strictObject({
@@ -424,6 +439,69 @@ export const configSchema = z
           },
         ),
       }, { error: 'expected a mapping with key tokens' })
+      .prefault({}),
+    mixDialogPresence: documented(bool().default(false), {
+      description:
+        'Presence mixed from calls: while a presentity has a confirmed or early dialog (dialog event package), its presence NOTIFYs show the RPID activity on-the-phone and the note "On the phone", even when nothing is published for presence.',
+      type: 'boolean',
+      kind: 'boolean',
+    }),
+    sphereCheck: documented(bool().default(false), {
+      description:
+        'Honour <sphere> conditions of pres-rules (RFC 4745 §7.2) with the sphere the presentity publishes (RPID); watchers are re-evaluated when it changes. Off: sphere conditions always match.',
+      type: 'boolean',
+      kind: 'boolean',
+    }),
+    waitingSubsDays: documented(wholeNumber(0, 30).default(3), {
+      description:
+        'Days a pending or waiting watcher (RFC 3857) is remembered after its subscription ended, so the presentity still sees it in presence.winfo and can allow it.',
+      type: 'days',
+      kind: 'number',
+    }),
+    bla: z
+      .strictObject({
+        presentity: documented(blaTemplate.optional(), {
+          description:
+            'Presentity of a dialog;sla (Bridged Line Appearance) SUBSCRIBE, as a template with {contact.user} {from.user} {from.host} {to.user} {to.host} {ruri.user} {ruri.host}.',
+          type: 'SIP URI template',
+          kind: 'string',
+          defaultText: 'sip:{contact.user}@{from.host}',
+        }),
+        fixRemoteTarget: documented(bool().default(true), {
+          description: 'In dialog;sla NOTIFYs, replace the remote target (a phone IP address) with the remote identity.',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+        trustSender: documented(bool().default(true), {
+          description:
+            'Take the Sender header of a dialog;sla PUBLISH as the publishing phone, which is then not notified of its own change. Turn off when untrusted clients can PUBLISH directly (anyone could then silence another phone\'s update).',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+      }, { error: 'expected a mapping with keys presentity, fixRemoteTarget, trustSender' })
+      .prefault({}),
+    dialog: z
+      .strictObject({
+        singleDialog: documented(bool().default(false), {
+          description:
+            'Put only the most relevant dialog in each dialog-info NOTIFY, for phones that break on several <dialog> elements.',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+      }, { error: 'expected a mapping with key singleDialog' })
+      .prefault({}),
+    mwi: z
+      .strictObject({
+        subscribers: documented(
+          z.enum(['self', 'any'], { error: 'expected self or any' }).default('self'),
+          {
+            description:
+              'Who may subscribe to a mailbox (message-summary) when forceActive is false: self, only the account owner (RFC 3842 §6); any, everyone (shared mailboxes).',
+            type: 'self|any',
+            kind: 'string',
+          },
+        ),
+      }, { error: 'expected a mapping with key subscribers' })
       .prefault({}),
   }, { error: 'expected a mapping of configuration keys' })
   .superRefine((c, ctx) => {

@@ -10,7 +10,7 @@ import { openStore, type PresenceStore } from '../store/index.js';
 import { TransportLayer, normalizeAddress, hostForUri } from '../transport/index.js';
 import { TransactionLayer, systemClock } from '../transaction/index.js';
 import { PresenceCore, type CoreConfig, type EventPackage } from '../core/index.js';
-import { createPresencePackage } from '../packages/presence/index.js';
+import { createEventPackages } from './packages.js';
 import { adaptCoreFacade, createAdminServer, createMetrics, instrumentStoreWrites, type AdminServer } from '../admin/index.js';
 import { presencedVersion } from '../config/index.js';
 import { MethodRouter, type MethodHandler } from './method-router.js';
@@ -29,14 +29,6 @@ const SUPPORTED_OPTION_TAGS: readonly string[] = [];
 
 /** A stop() step that hangs must not keep the process from exiting: each gets this long. */
 const STOP_STEP_MS = 3000;
-
-/**
- * The event packages this build serves, built from the configuration. One line per package: adding a package
- * (presence.winfo, dialog, message-summary ...) means adding it here and nowhere else (architecture rule 4).
- */
-function eventPackages(config: PresencedConfig): EventPackage[] {
-  return [createPresencePackage({ notifyOfflineBody: config.notifyOfflineBody })];
-}
 
 function isWildcard(host: string): boolean {
   const h = normalizeAddress(host);
@@ -126,7 +118,9 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
       ['PUBLISH', (tx) => gate.run(tx, (c: PresenceCore) => c.handlePublish(tx))],
       ['SUBSCRIBE', (tx) => gate.run(tx, (c: PresenceCore) => c.handleSubscribe(tx))],
     ]);
-    const packages = eventPackages(config);
+    // The event packages this build serves (packages.ts: adding a package means adding it there, rule 4).
+    const ext = createEventPackages(config, { now: () => systemClock.wallNow() });
+    const packages: readonly EventPackage[] = ext.packages;
     const router = new MethodRouter({
       handlers,
       allowEvents: () => core?.allowEvents() ?? packages.map((p) => p.name),
@@ -151,9 +145,10 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
       sender: transactions,
       clock: systemClock,
       logger: logger.child({ layer: 'core' }),
-      config: coreConfig(config, serverAddress),
+      config: { ...coreConfig(config, serverAddress), ...ext.coreConfig },
       packages,
     });
+    const presRules = ext.attach(core);
     await core.start();
     gate.open(core);
 
@@ -171,6 +166,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
         ...(metrics !== undefined && { metrics }),
         stats: { transport: () => t.stats(), transaction: () => tx.stats(), store: () => store.stats() },
         version: presencedVersion(),
+        presRules,
       });
       await admin.start();
       httpAddress.push({ transport: 'http', host: config.http.host, port: Number(new URL(admin.url).port) });
