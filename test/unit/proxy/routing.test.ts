@@ -4,7 +4,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createResponseMessage, parseMessage, SipParseError, validateRequest, type SipRequest, type SipUri } from '../../../src/sip/index.js';
+import { createResponseMessage, parseMessage, SipParseError, validateRequest, type RequestCore, type SipRequest, type SipUri } from '../../../src/sip/index.js';
 import { authenticateHeaders, chooseBest } from '../../../src/proxy/index.js';
 import { branchCopy, preprocessRoutes } from '../../../src/proxy/forward-request.js';
 import { hasLooped, loopHash, proxyBranch } from '../../../src/proxy/loop-detection.js';
@@ -30,7 +30,7 @@ function req(lines: string[], method = 'INVITE', uri = 'sip:bob@example.com'): S
   return m;
 }
 
-function core(r: SipRequest): ReturnType<typeof validateRequest> & object {
+function core(r: SipRequest): RequestCore {
   const c = validateRequest(r);
   assert.ok(!(c instanceof SipParseError));
   return c;
