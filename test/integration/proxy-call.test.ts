@@ -346,3 +346,59 @@ describe('stateful proxy: a call between registered users', () => {
     for (const m of ['INVITE', 'ACK', 'BYE', 'CANCEL', 'UPDATE', 'INFO', 'MESSAGE', 'REFER', 'PRACK']) assert.ok(allow.includes(m), m);
   });
 });
+
+describe('stateful proxy: caller on TCP, callee on UDP', () => {
+  let stack: ProxyStack;
+  let alice: SipTestClient;
+  let bob: SipTestClient;
+
+  before(async () => {
+    stack = await startProxyStack();
+    alice = await SipTestClient.open({ transport: 'tcp', serverPort: stack.tcpPort });
+    bob = await SipTestClient.open({ transport: 'udp', serverPort: stack.udpPort });
+    stack.bindings.set(BOB, [udpBinding(bob, 'bob')]);
+  });
+
+  after(async () => {
+    await Promise.all([alice.close(), bob.close()]);
+    await stack.stop();
+  });
+
+  test('double Record-Route (RFC 5658): each side routes to the listener it uses; BYE from the callee reaches the caller over its connection', async () => {
+    const inv = alice.send(inviteSpec(alice, BOB));
+    const r = await bob.nextRequest('INVITE');
+    assert.deepEqual(r.request.headers.getAll('Record-Route'), [
+      `<sip:127.0.0.1:${stack.udpPort};lr>`,
+      `<sip:127.0.0.1:${stack.tcpPort};transport=tcp;lr>`,
+    ]);
+    answer(bob, r, 200, { tag: 'tb', contact: bob.contactUri('bob') });
+    const ok = await alice.waitResponse(inv.branch);
+    assert.equal(ok.status, 200);
+    const aliceRoutes = routeSet(ok);
+    assert.equal(aliceRoutes[0], `<sip:127.0.0.1:${stack.tcpPort};transport=tcp;lr>`, 'the caller first reaches our TCP side');
+    alice.send({
+      method: 'ACK',
+      uri: bob.contactUri('bob'),
+      from: `"Alice" <${ALICE}>;tag=${inv.fromTag}`,
+      to: ok.headers.get('To') ?? '',
+      callId: inv.callId,
+      cseq: inv.cseq,
+      headers: aliceRoutes.map((v): [string, string] => ['Route', v]),
+    });
+    const ack = await bob.nextRequest('ACK');
+    assert.equal(ack.request.headers.getAll('Route').length, 0, 'both of our Route values popped');
+    const bye = bob.send({
+      method: 'BYE',
+      uri: alice.contactUri('alice'),
+      from: `<${BOB}>;tag=tb`,
+      to: `"Alice" <${ALICE}>;tag=${inv.fromTag}`,
+      callId: inv.callId,
+      cseq: 1,
+      headers: r.request.headers.getAll('Record-Route').map((v): [string, string] => ['Route', v]),
+    });
+    const atAlice = await alice.nextRequest('BYE');
+    assert.equal(atAlice.overClientConnection, true, 'over the connection the caller opened (its flow)');
+    answer(alice, atAlice, 200);
+    assert.equal((await bob.waitResponse(bye.branch)).status, 200);
+  });
+});
