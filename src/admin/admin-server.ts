@@ -21,6 +21,7 @@ import { subscriptionRoutes } from './routes/subscriptions.js';
 import { actionRoutes } from './routes/actions.js';
 import { eventRoutes } from './routes/events.js';
 import { dashboardRoutes } from './dashboard/routes.js';
+import { userRoutes, type AccountsAdmin } from './routes/users.js';
 import { presRulesRoutes, type PresRulesDocuments } from './routes/pres-rules.js';
 
 const MAX_PARAM_LENGTH = 1024;
@@ -47,6 +48,8 @@ export interface AdminServerDeps {
   readonly version?: string;
   /** Largest request body accepted, bytes. */
   readonly bodyLimit?: number;
+  /** SIP users and registrations: serves /api/users and /api/registrations (routes/users.ts). */
+  readonly accounts?: AccountsAdmin;
   /** pres-rules documents: serves the XCAP-style /xcap-root/pres-rules/... routes (routes/pres-rules.ts). */
   readonly presRules?: PresRulesDocuments;
 }
@@ -124,6 +127,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<AdminSer
         { name: 'subscriptions', description: 'Watchers (OpenSIPS subs_phtable_list).' },
         { name: 'actions', description: 'refreshWatchers, cleanup, pres_expose.' },
         { name: 'events', description: 'Server-Sent Events stream.' },
+        { name: 'users', description: 'SIP users (digest credentials) and registrations.' },
         { name: 'health', description: 'Probes, metrics and this document.' },
       ],
     },
@@ -189,6 +193,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<AdminSer
   actionRoutes(ctx);
   eventRoutes(ctx);
   dashboardRoutes(ctx);
+  if (deps.accounts !== undefined) userRoutes(ctx, deps.accounts);
   if (deps.presRules !== undefined) await app.register(presRulesRoutes, { documents: deps.presRules });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   routes.markOpen('GET', '/openapi.json');

@@ -29,3 +29,4 @@ export {
   type PresRulesRoutesOptions,
   type PresRulesWriteResult,
 } from './routes/pres-rules.js';
+export { userRoutes, type AccountsAdmin, type RegistrationItem, type UserItem } from './routes/users.js';

@@ -22,6 +22,7 @@ import {
   formatChallenge,
   parseDigestCredentials,
   sameDigest,
+  type DigestAlgorithm,
   type DigestCredentials,
 } from './digest.js';
 import { FailureLimiter } from './failure-limiter.js';
@@ -46,6 +47,12 @@ export interface AuthGateOptions {
   readonly methods: Readonly<Record<GatedMethod, boolean>>;
   /** AORs allowed to PUBLISH for any presentity (voicemail, PBX accounts). */
   readonly trustedPublishers: readonly string[];
+  /**
+   * Algorithms offered, one WWW-Authenticate each, in this order (RFC 8760 §2.4: most preferred first); answers
+   * in others are refused. Default SHA-256 then MD5. MD5 alone for clients that give up on a challenge they do
+   * not know instead of skipping it (libre/baresip before 2.x does).
+   */
+  readonly algorithms?: readonly DigestAlgorithm[];
   readonly nonceTtlSeconds: number;
   /** Nonces whose counts are remembered (replay protection); the oldest are evicted beyond. */
   readonly maxTrackedNonces: number;
@@ -81,6 +88,7 @@ export class AuthGate {
   readonly #limiter: FailureLimiter;
   readonly #opaque: string;
   readonly #trusted: ReadonlySet<string>;
+  readonly #algorithms: readonly DigestAlgorithm[];
   #challenges = 0;
   #authenticated = 0;
   #failures = 0;
@@ -106,6 +114,7 @@ export class AuthGate {
     });
     // RFC 7616 §3.3: opaque is returned unchanged by the client; ours carries nothing, it is just constant.
     this.#opaque = this.#nonces.issue().slice(0, 16);
+    this.#algorithms = options.algorithms !== undefined && options.algorithms.length > 0 ? [...new Set(options.algorithms)] : DIGEST_ALGORITHMS;
     this.#trusted = new Set(options.trustedPublishers.map(normaliseAor).filter((a): a is string => a !== undefined));
   }
 
@@ -198,7 +207,7 @@ export class AuthGate {
 
   #verify(tx: ServerTransaction, c: DigestCredentials, realm: string, now: number): 'ok' | 'answered' {
     const algorithm = algorithmOf(c.algorithm);
-    if (algorithm === undefined) {
+    if (algorithm === undefined || !this.#algorithms.includes(algorithm)) {
       this.#malformed++;
       this.#reply(tx, 400, 'Unsupported digest algorithm');
       return 'answered';
@@ -278,7 +287,7 @@ export class AuthGate {
   #challenge(tx: ServerTransaction, realm: string, stale: boolean): void {
     this.#challenges++;
     const nonce = this.#nonces.issue();
-    const headers: Header[] = DIGEST_ALGORITHMS.map((algorithm) => [
+    const headers: Header[] = this.#algorithms.map((algorithm) => [
       'WWW-Authenticate',
       formatChallenge({ realm, nonce, opaque: this.#opaque, algorithm, stale }),
     ]);

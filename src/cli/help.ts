@@ -24,6 +24,8 @@ export function renderHelp(): string {
     `presenced ${presencedVersion()}: SIP presence server (PUBLISH, SUBSCRIBE/NOTIFY, PIDF, BLF, MWI)`,
     '',
     'Usage: presenced [options]',
+    '       presenced ctl <command> [options]    manage a running server (presenced ctl --help)',
+    '       presenced user add|del|list [options]  SIP users (presenced user --help)',
     '',
     'Options:',
   ];

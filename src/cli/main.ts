@@ -1,13 +1,20 @@
 #!/usr/bin/env node
+import { ctl } from './ctl.js';
 import { serve, type CliIo } from './serve.js';
+import { userCommand } from './user.js';
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number | 'running'>;
 
 /**
- * Subcommands by name (`presenced ctl ...`, `presenced user ...` are planned): the first argument picks one
- * when it names one; otherwise the whole argv configures the server, and a stray word is a usage error.
+ * Subcommands by name: the first argument picks one when it names one; otherwise the whole argv configures
+ * the server, and a stray word is a usage error.
  */
-const SUBCOMMANDS: ReadonlyMap<string, Command> = new Map();
+const SUBCOMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
+  // The management API from a shell (ctl.ts).
+  ['ctl', (argv, io) => ctl(argv, io)],
+  // SIP users: through the running server's API, or the database directly (user.ts).
+  ['user', (argv, io) => userCommand(argv, io)],
+]);
 
 async function main(argv: readonly string[]): Promise<void> {
   const io: CliIo = {

@@ -34,6 +34,12 @@ const FLAGS: readonly FlagDoc[] = [
   { name: 'domain', arg: 'DOMAIN', key: 'domain', description: 'SIP domain served (default: any).' },
   { name: 'log-level', arg: 'LEVEL', key: 'logLevel', description: 'fatal, error, warn, info, debug or trace.' },
   {
+    name: 'auth',
+    arg: 'MODE',
+    key: 'auth.mode',
+    description: 'Digest authentication: auto (required once users exist), on, or off (open mode, whatever the users).',
+  },
+  {
     name: 'set',
     arg: 'KEY=VALUE',
     multiple: true,
@@ -56,6 +62,7 @@ export interface CliFlags {
   http?: string;
   domain?: string;
   logLevel?: string;
+  auth?: string;
   set: string[];
   help: boolean;
   version: boolean;
@@ -99,6 +106,7 @@ export function parseFlags(argv: readonly string[]): CliFlags {
   assign('http', str('http'));
   assign('domain', str('domain'));
   assign('logLevel', str('log-level'));
+  assign('auth', str('auth'));
   return flags;
 }
 
@@ -349,6 +357,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   if (flags.http !== undefined) named.push(['http', '--http', flags.http]);
   if (flags.domain !== undefined) named.push(['domain', '--domain', flags.domain]);
   if (flags.logLevel !== undefined) named.push(['logLevel', '--log-level', flags.logLevel]);
+  if (flags.auth !== undefined) named.push(['auth.mode', '--auth', flags.auth]);
   for (const [path, flag, value] of named) {
     setPath(merged, path, value);
     sources.set(path, { kind: 'flag', name: flag });

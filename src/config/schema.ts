@@ -42,6 +42,27 @@ export interface PresencedConfig {
   maxConnections: number;
   udpReceiveBuffer: number;
   userAgent: string;
+  auth: {
+    mode: 'auto' | 'on' | 'off';
+    register: boolean;
+    publish: boolean;
+    subscribe: boolean;
+    trustedPublishers: string[];
+    algorithms: Array<'SHA-256' | 'MD5'>;
+    nonceTtl: number;
+    maxFailures: number;
+    failureWindow: number;
+    blockTime: number;
+  };
+  registrar: {
+    enabled: boolean;
+    minExpires: number;
+    maxExpires: number;
+    defaultExpires: number;
+    maxContacts: number;
+    regEvent: boolean;
+  };
+  presenceFromRegistration: { enabled: boolean; users: string[]; domains: string[] };
   api: { tokens: string[] };
   mixDialogPresence: boolean;
   sphereCheck: boolean;
@@ -260,6 +281,17 @@ const domainName = z
 
 const SIP_URI_FORM = 'expected a SIP URI such as sip:presence.example.com:5060';
 
+const AOR_FORM = 'expected a SIP address of record such as sip:alice@example.com';
+
+/** A user's address of record, normalised as the core compares them (sips folded to sip, domain lower-cased). */
+const sipAor = z
+  .string({ error: AOR_FORM })
+  .regex(/^sips?:[^\s@<>";?]+@[A-Za-z0-9.[\]:-]+$/i, { error: AOR_FORM })
+  .transform((s) => {
+    const at = s.lastIndexOf('@');
+    return `sip:${s.slice(s.indexOf(':') + 1, at)}@${s.slice(at + 1).toLowerCase()}`;
+  });
+
 /** Placeholders of a BLA presentity template (the dialog;sla package fills them in from the SUBSCRIBE). */
 const BLA_PLACEHOLDERS = ['contact.user', 'from.user', 'from.host', 'to.user', 'to.host', 'ruri.user', 'ruri.host'];
 const BLA_FORM = `expected a SIP URI template such as sip:{contact.user}@{from.host} (placeholders: ${BLA_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')})`;
@@ -418,6 +450,127 @@ export const configSchema = z
         defaultText: 'presenced/<version>',
       },
     ),
+    auth: z
+      .strictObject({
+        mode: documented(z.enum(['auto', 'on', 'off'], { error: 'expected auto, on or off' }).default('auto'), {
+          description:
+            'Digest authentication (RFC 3261 §22). auto: open while no user exists (a start-up warning says so), required once users exist; on: always required (nobody gets in without users); off: never (also --auth off).',
+          type: 'auto|on|off',
+          kind: 'string',
+        }),
+        register: documented(bool().default(true), {
+          description: 'REGISTER needs authentication when it is enforced.',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+        publish: documented(bool().default(true), {
+          description:
+            'PUBLISH needs authentication when it is enforced; an authenticated user may then publish only its own presentity (403) unless it is a trusted publisher.',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+        subscribe: documented(bool().default(false), {
+          description:
+            'SUBSCRIBE needs authentication when it is enforced; the authenticated user is then the watcher identity pres-rules decide on (otherwise the From URI, which anyone can write).',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+        trustedPublishers: documented(z.array(sipAor, { error: 'expected a list of SIP addresses (sip:user@domain)' }).default([]), {
+          description: 'Users allowed to PUBLISH for any presentity (voicemail, PBX or gateway accounts), as sip:user@domain.',
+          type: 'list of SIP AORs',
+          kind: 'list',
+        }),
+        algorithms: documented(
+          z
+            .array(z.enum(['SHA-256', 'MD5'], { error: 'expected SHA-256 or MD5' }), { error: 'expected a list of SHA-256, MD5' })
+            .min(1, { error: 'expected at least one algorithm' })
+            .refine((l) => new Set(l).size === l.length, { error: 'each algorithm at most once' })
+            .default(['SHA-256', 'MD5']),
+          {
+            description:
+              'Digest algorithms offered, one WWW-Authenticate each, most preferred first (RFC 8760). Use MD5 alone for phones that fail on a challenge they do not know instead of skipping it (baresip/libre 1.x).',
+            type: 'list of SHA-256|MD5',
+            kind: 'list',
+            defaultText: 'SHA-256, MD5',
+          },
+        ),
+        nonceTtl: documented(wholeNumber(10, 3600).default(300), {
+          description: 'Seconds a digest nonce stays valid; a client answering an older one gets a new challenge with stale=true.',
+          type: 'seconds',
+          kind: 'number',
+        }),
+        maxFailures: documented(wholeNumber(1).default(10), {
+          description: 'Failed authentications from one source address within failureWindow that block it (brute-force protection).',
+          type: 'number',
+          kind: 'number',
+        }),
+        failureWindow: documented(wholeNumber(1).default(60), {
+          description: 'Seconds over which failed authentications of one source are counted.',
+          type: 'seconds',
+          kind: 'number',
+        }),
+        blockTime: documented(wholeNumber(1).default(300), {
+          description: 'Seconds a blocked source gets 403 for every request that needs authentication.',
+          type: 'seconds',
+          kind: 'number',
+        }),
+      }, { error: 'expected a mapping with keys mode, register, publish, subscribe, trustedPublishers, algorithms, nonceTtl, maxFailures, failureWindow, blockTime' })
+      .prefault({}),
+    registrar: z
+      .strictObject({
+        enabled: documented(bool().default(true), {
+          description: 'Act as registrar (RFC 3261 §10.3) for the served domains; off: REGISTER gets 405.',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+        minExpires: documented(wholeNumber(1).default(60), {
+          description: 'Shortest registration accepted; shorter non-zero requests get 423 Interval Too Brief with Min-Expires.',
+          type: 'seconds',
+          kind: 'number',
+        }),
+        maxExpires: documented(wholeNumber(1).default(3600), {
+          description: 'Longest registration granted; longer requests are lowered to this.',
+          type: 'seconds',
+          kind: 'number',
+        }),
+        defaultExpires: documented(wholeNumber(1).default(3600), {
+          description: 'Registration time granted when neither the Contact nor the REGISTER says.',
+          type: 'seconds',
+          kind: 'number',
+        }),
+        maxContacts: documented(wholeNumber(1, 1000).default(10), {
+          description: 'Bindings one address of record may hold; a REGISTER that would add more gets 403.',
+          type: 'number',
+          kind: 'number',
+        }),
+        regEvent: documented(bool().default(true), {
+          description:
+            'Serve the reg event package (RFC 3680): a user may subscribe to its own registration state (application/reginfo+xml).',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+      }, { error: 'expected a mapping with keys enabled, minExpires, maxExpires, defaultExpires, maxContacts, regEvent' })
+      .prefault({}),
+    presenceFromRegistration: z
+      .strictObject({
+        enabled: documented(bool().default(false), {
+          description:
+            'Presence from registration (pua_usrloc): while a user has a binding its presence has a tuple "open", when the last one ends or expires "closed"; merged with what its devices publish.',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+        users: documented(z.array(sipAor, { error: 'expected a list of SIP addresses (sip:user@domain)' }).default([]), {
+          description: 'Only these users (with domains: these users and the users of those domains). Both empty: every user.',
+          type: 'list of SIP AORs',
+          kind: 'list',
+        }),
+        domains: documented(z.array(domainName, { error: 'expected a list of domain names' }).default([]), {
+          description: 'Only the users of these domains (see users).',
+          type: 'list of strings',
+          kind: 'list',
+        }),
+      }, { error: 'expected a mapping with keys enabled, users, domains' })
+      .prefault({}),
     api: z
       .strictObject({
         tokens: documented(
@@ -514,6 +667,22 @@ export const configSchema = z
           input: c.minExpires,
         });
       }
+    }
+    if (c.registrar.minExpires > c.registrar.maxExpires) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['registrar', 'minExpires'],
+        message: `must not exceed registrar.maxExpires (${c.registrar.maxExpires})`,
+        input: c.registrar.minExpires,
+      });
+    }
+    if (c.registrar.defaultExpires < c.registrar.minExpires) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['registrar', 'defaultExpires'],
+        message: `must not be below registrar.minExpires (${c.registrar.minExpires})`,
+        input: c.registrar.defaultExpires,
+      });
     }
     // Cross-key rules only make sense once every key is valid on its own: no second error for one mistake.
   }, { when: (payload) => payload.issues.length === 0 });

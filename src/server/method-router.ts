@@ -23,6 +23,14 @@ export interface ProxyRoute {
   onAck(request: SipRequest, core: RequestCore, inbound: InboundContext): void;
 }
 
+/**
+ * Authentication in front of the handlers (src/auth AuthGate, RFC 3261 §22): answers the request itself (401,
+ * 403, 400) and returns undefined, or returns the transaction to hand on, with `identity` when authenticated.
+ */
+export interface RequestGate {
+  check(tx: ServerTransaction): ServerTransaction | undefined;
+}
+
 export interface MethodRouterOptions {
   /** Handlers by upper-case method name (PUBLISH, SUBSCRIBE, later REGISTER ...). */
   handlers: ReadonlyMap<string, MethodHandler>;
@@ -35,6 +43,8 @@ export interface MethodRouterOptions {
   logger: Logger;
   /** Calls between registered users (RFC 3261 §16): when set, its methods go to it instead of 405. */
   proxy?: ProxyRoute;
+  /** Checked before every handler (REGISTER, PUBLISH, SUBSCRIBE ...); the gate decides which methods it guards. */
+  auth?: RequestGate;
 }
 
 /**
@@ -58,7 +68,19 @@ export class MethodRouter implements TransactionUser {
   readonly onAck?: (request: SipRequest, core: RequestCore, inbound: InboundContext) => void;
 
   constructor(options: MethodRouterOptions) {
-    this.#handlers = options.handlers;
+    const auth = options.auth;
+    this.#handlers =
+      auth === undefined
+        ? options.handlers
+        : new Map(
+            [...options.handlers].map(([method, handler]): [string, MethodHandler] => [
+              method,
+              (tx) => {
+                const passed = auth.check(tx);
+                return passed === undefined ? undefined : handler(passed);
+              },
+            ]),
+          );
     this.#allowEvents = options.allowEvents;
     this.#acceptedTypes = options.acceptedTypes;
     this.#supported = options.supported;

@@ -14,6 +14,7 @@ import { createEventPackages } from './packages.js';
 import { adaptCoreFacade, createAdminServer, createMetrics, instrumentStoreWrites, type AdminServer } from '../admin/index.js';
 import { presencedVersion } from '../config/index.js';
 import { MethodRouter, type MethodHandler } from './method-router.js';
+import { AccountsWiring } from './accounts-wiring.js';
 import { StartupGate } from './startup-gate.js';
 
 /** What startServer returns: the CLI and tests only need to stop it and learn where it listens. */
@@ -100,6 +101,9 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
   let transactions: TransactionLayer | undefined;
   let core: PresenceCore | undefined;
   let admin: AdminServer | undefined;
+  // Users, registrar, presence from registration and reg event (accounts-wiring.ts); the core gets its store.
+  const accounts = new AccountsWiring(config, { store, clock: systemClock, logger });
+  const supportedTags = [...SUPPORTED_OPTION_TAGS, ...accounts.supported];
   try {
     transport = new TransportLayer({
       listen: config.listen.map((l) => ({ transport: l.transport, host: l.host, port: l.port })),
@@ -117,21 +121,23 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     const handlers = new Map<string, MethodHandler>([
       ['PUBLISH', (tx) => gate.run(tx, (c: PresenceCore) => c.handlePublish(tx))],
       ['SUBSCRIBE', (tx) => gate.run(tx, (c: PresenceCore) => c.handleSubscribe(tx))],
+      ...accounts.handlers,
     ]);
     // The event packages this build serves (packages.ts: adding a package means adding it there, rule 4).
     const ext = createEventPackages(config, { now: () => systemClock.wallNow() });
-    const packages: readonly EventPackage[] = ext.packages;
+    const packages: readonly EventPackage[] = [...ext.packages, ...accounts.packages];
     const router = new MethodRouter({
       handlers,
       allowEvents: () => core?.allowEvents() ?? packages.map((p) => p.name),
       acceptedTypes: () => core?.acceptedTypes() ?? [...new Set(packages.flatMap((p) => p.contentTypes))],
-      supported: SUPPORTED_OPTION_TAGS,
+      supported: supportedTags,
       logger: logger.child({ layer: 'router' }),
+      auth: accounts.gate,
     });
     transactions = new TransactionLayer(transport, router, {
       logger: logger.child({ layer: 'transaction' }),
       serverHeader: config.userAgent,
-      supported: SUPPORTED_OPTION_TAGS,
+      supported: supportedTags,
       clock: systemClock,
     });
 
@@ -141,7 +147,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     const bound = transport.addresses();
     const serverAddress = defaultServerAddress(config, bound);
     core = new PresenceCore({
-      store,
+      store: accounts.store,
       sender: transactions,
       clock: systemClock,
       logger: logger.child({ layer: 'core' }),
@@ -150,6 +156,8 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     });
     const presRules = ext.attach(core);
     await core.start();
+    // Users before the gate opens: until they are loaded, auth mode "auto" would look open.
+    await accounts.start(core);
     gate.open(core);
 
     // The management API last: it reports ready only once SIP is served.
@@ -167,6 +175,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
         stats: { transport: () => t.stats(), transaction: () => tx.stats(), store: () => store.stats() },
         version: presencedVersion(),
         presRules,
+        accounts: accounts.adminPort(),
       });
       await admin.start();
       httpAddress.push({ transport: 'http', host: config.http.host, port: Number(new URL(admin.url).port) });
@@ -201,6 +210,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
           if (a !== undefined) await bounded('admin', a.stop(), log);
           // New requests get 503 from here on; requests already in the core finish and commit.
           gate.close();
+          accounts.stop();
           // The core first: it stops its timers and waits for its store writes.
           await bounded('core', c.stop(), log);
           // Then the store, before any transaction is aborted: aborting a NOTIFY still in flight reports a local
@@ -217,6 +227,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
   } catch (err) {
     // Release what was acquired, in reverse order, then report the original error.
     if (admin) await admin.stop().catch(() => undefined);
+    accounts.stop();
     if (core) await core.stop().catch(() => undefined);
     transactions?.stop();
     if (transport) await transport.stop().catch(() => undefined);

@@ -248,6 +248,23 @@ describe('AuthGate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
     assert.equal(gate.stats().failures, 0);
   });
 
+  test('algorithms [MD5]: one MD5 challenge only, and a SHA-256 answer is refused (for clients like libre 1.x)', async () => {
+    const { gate } = await setup({ algorithms: ['MD5'] });
+    const first = request('REGISTER', 'sip:example.com', 'sip:alice@example.com', 'sip:alice@example.com');
+    gate.check(first);
+    const ch = challenges(first);
+    assert.deepEqual(ch.map((c) => c['algorithm']), ['MD5']);
+    const sha = request('REGISTER', 'sip:example.com', 'sip:alice@example.com', 'sip:alice@example.com', [
+      ['Authorization', answer(ch[0]!, { method: 'REGISTER', uri: 'sip:example.com', user: 'alice', password: 'secret', algorithm: 'SHA-256' })],
+    ]);
+    assert.equal(gate.check(sha), undefined);
+    assert.equal(sha.final.status, 400);
+    const md5 = request('REGISTER', 'sip:example.com', 'sip:alice@example.com', 'sip:alice@example.com', [
+      ['Authorization', answer(ch[0]!, { method: 'REGISTER', uri: 'sip:example.com', user: 'alice', password: 'secret', algorithm: 'MD5' })],
+    ]);
+    assert.ok(gate.check(md5));
+  });
+
   test('credentials for another realm are ignored: the request is challenged for ours', async () => {
     const { gate } = await setup();
     const tx = request('REGISTER', 'sip:example.com', 'sip:alice@example.com', 'sip:alice@example.com', [
