@@ -23,6 +23,8 @@ import { eventRoutes } from './routes/events.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { userRoutes, type AccountsAdmin } from './routes/users.js';
 import { presRulesRoutes, type PresRulesDocuments } from './routes/pres-rules.js';
+import { subscribeRoutes } from './routes/subscribe.js';
+import { bridgeOutboundEvents, type OutboundPort } from './outbound-port.js';
 
 const MAX_PARAM_LENGTH = 1024;
 
@@ -52,6 +54,8 @@ export interface AdminServerDeps {
   readonly accounts?: AccountsAdmin;
   /** pres-rules documents: serves the XCAP-style /xcap-root/pres-rules/... routes (routes/pres-rules.ts). */
   readonly presRules?: PresRulesDocuments;
+  /** Subscriptions held on behalf of watchers: serves /api/subscribe and turns each NOTIFY into a notify-in event. */
+  readonly outbound?: OutboundPort;
 }
 
 export interface AdminServer {
@@ -87,7 +91,12 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<AdminSer
     },
   });
   const own = { sse, webhooks, hub };
-  registerLayerMetrics(metrics, deps.core, deps.stats ?? {}, own);
+  const outboundPort = deps.outbound;
+  const providers: StatsProviders = {
+    ...deps.stats,
+    ...(outboundPort !== undefined && { outbound: () => outboundPort.stats() }),
+  };
+  registerLayerMetrics(metrics, deps.core, providers, own);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -178,6 +187,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<AdminSer
 
   const ctx: AdminContext = {
     core: deps.core,
+    outbound: deps.outbound,
     hub,
     metrics,
     sse,
@@ -185,12 +195,13 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<AdminSer
     now,
     isReady: () => started && !stopping && (deps.ready?.() ?? true),
     route: routes.route,
-    statsSnapshot: () => statsSnapshot(deps.core, deps.stats ?? {}, own),
+    statsSnapshot: () => statsSnapshot(deps.core, providers, own),
   };
   healthRoutes(ctx);
   presentityRoutes(ctx);
   subscriptionRoutes(ctx);
   actionRoutes(ctx);
+  subscribeRoutes(ctx);
   eventRoutes(ctx);
   dashboardRoutes(ctx);
   if (deps.accounts !== undefined) userRoutes(ctx, deps.accounts);
@@ -201,6 +212,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<AdminSer
   const unbridge = bridgeDomainEvents(deps.core, hub, now, (error) =>
     logger.error({ err: error }, 'domain event could not be mapped'),
   );
+  const unbridgeOutbound = deps.outbound === undefined ? () => {} : bridgeOutboundEvents(deps.outbound, hub);
 
   let url = '';
   let stopped: Promise<void> | undefined;
@@ -219,6 +231,7 @@ export async function createAdminServer(deps: AdminServerDeps): Promise<AdminSer
       stopped ??= (async () => {
         stopping = true;
         unbridge();
+        unbridgeOutbound();
         webhooks.stop();
         sse.closeAll();
         await app.close();

@@ -2,6 +2,7 @@
 import type { Logger } from '../observability/index.js';
 import type { AdminCore } from './core-port.js';
 import type { EventHub } from './event-hub.js';
+import type { OutboundPort } from './outbound-port.js';
 import type { PresencedMetrics } from './metrics.js';
 import type { SseBroker } from './sse.js';
 import type { RouteSpec } from './zod-route.js';
@@ -9,6 +10,8 @@ import type { z } from 'zod';
 
 export interface AdminContext {
   readonly core: AdminCore;
+  /** Subscriptions held on behalf of watchers (POST /api/subscribe); absent when the server has none. */
+  readonly outbound: OutboundPort | undefined;
   readonly hub: EventHub;
   readonly metrics: PresencedMetrics;
   readonly sse: SseBroker;

@@ -28,6 +28,8 @@ export const API_ERRORS = {
   API_ERR_UNKNOWN_EVENT: 422,
   /** Too many concurrent event streams. */
   API_ERR_TOO_MANY_STREAMS: 429,
+  /** subscribe: the limit of subscriptions held on behalf of watchers is reached. */
+  API_ERR_TOO_MANY_SUBSCRIPTIONS: 429,
   /** The server has not finished starting (or is stopping). */
   API_ERR_NOT_READY: 503,
   /** An unexpected failure; the log has details. */

@@ -14,6 +14,7 @@ export const API_EVENT_TYPES = [
   'subscription-created',
   'subscription-terminated',
   'notify-failed',
+  'notify-in',
 ] as const;
 
 export type ApiEventType = (typeof API_EVENT_TYPES)[number];
@@ -87,13 +88,33 @@ export interface NotifyFailedEvent extends EventCommon {
   readonly status: number;
 }
 
+/**
+ * A NOTIFY received in a subscription presenced holds as a client (POST /api/subscribe, OpenSIPS pua_subscribe):
+ * `presentity` is the resource subscribed to, `watcher` who presenced subscribed as.
+ */
+export interface NotifyInEvent extends EventCommon {
+  readonly type: 'notify-in';
+  /** Id of the outbound subscription (GET /api/subscribe/{id}). */
+  readonly subscription: string;
+  readonly watcher: string;
+  /** Subscription-State value: active, pending or terminated (RFC 6665 §4.1.3). */
+  readonly state: string;
+  readonly reason: string | null;
+  /** expires parameter of Subscription-State, seconds. */
+  readonly expires: number | null;
+  readonly contentType: string | null;
+  /** The NOTIFY body ('' when it had none). */
+  readonly body: string;
+}
+
 export type ApiEvent =
   | PublishEvent
   | UnpublishEvent
   | ExposedEvent
   | SubscriptionCreatedEvent
   | SubscriptionTerminatedEvent
-  | NotifyFailedEvent;
+  | NotifyFailedEvent
+  | NotifyInEvent;
 
 /** An event before the hub numbers and stamps it. Distributes over the union so each variant keeps its fields. */
 export type NewApiEvent = ApiEvent extends infer E ? (E extends ApiEvent ? Omit<E, 'id' | 'time'> : never) : never;

@@ -21,6 +21,13 @@ export { createMetrics, instrumentStoreWrites, type PresencedMetrics, type Polle
 export type { StatsProviders, StatsRecord } from './layer-metrics.js';
 export { webhookTarget, type WebhookConfig, type WebhookOptions, type WebhookStats, type WebhookTarget } from './webhooks.js';
 export type { SseOptions } from './sse.js';
+export type {
+  OutboundOutcome,
+  OutboundPort,
+  OutboundPortEvent,
+  OutboundSubscribeRequest,
+  OutboundSubscriptionInfo,
+} from './outbound-port.js';
 export {
   presRulesRoutes,
   parseEntityTags,

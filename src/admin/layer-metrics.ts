@@ -19,6 +19,8 @@ export interface StatsProviders {
   readonly transport?: () => StatsRecord;
   readonly transaction?: () => StatsRecord;
   readonly store?: () => StatsRecord;
+  /** Subscriptions held on behalf of watchers (ua OutboundSubscriptions.stats()). */
+  readonly outbound?: () => StatsRecord;
 }
 
 function field(s: StatsRecord, key: string): unknown {
@@ -110,7 +112,7 @@ const TRANSACTION: PolledMetric<StatsRecord>[] = [
   },
   {
     name: 'presenced_sip_requests_sent_total',
-    help: 'SIP requests sent by presenced (NOTIFY ...), by method; retransmissions excluded.',
+    help: 'SIP requests sent by presenced (NOTIFY, SUBSCRIBE on behalf, forwarded requests), by method; retransmissions excluded.',
     type: 'counter',
     labelNames: ['method'],
     read: (s) => rec(s, 'requestsSent', 'method'),
@@ -163,6 +165,18 @@ const STORE: PolledMetric<StatsRecord>[] = [
   },
 ];
 
+const OUTBOUND: PolledMetric<StatsRecord>[] = [
+  {
+    name: 'presenced_outbound_subscriptions',
+    help: 'Subscriptions presenced holds as a client (POST /api/subscribe), by state.',
+    type: 'gauge',
+    labelNames: ['state'],
+    read: (s) => rec(s, 'byState', 'state'),
+  },
+  counter('presenced_outbound_notifies_received_total', 'NOTIFYs received in subscriptions presenced holds as a client.', 'notifiesReceived'),
+  counter('presenced_notify_unmatched_total', 'NOTIFYs received for no subscription of ours (answered 481).', 'notifiesUnmatched'),
+];
+
 const CORE: PolledMetric<CoreStatsView>[] = [
   {
     name: 'presenced_presentities',
@@ -213,6 +227,7 @@ export function registerLayerMetrics(
   if (providers.transport) metrics.addSource('transport', providers.transport, TRANSPORT);
   if (providers.transaction) metrics.addSource('transaction', providers.transaction, TRANSACTION);
   if (providers.store) metrics.addSource('store', providers.store, STORE);
+  if (providers.outbound) metrics.addSource('outbound', providers.outbound, OUTBOUND);
   metrics.addSource('core', () => core.stats(), CORE);
   metrics.addSource('sse', () => own.sse.stats(), [
     { name: 'presenced_sse_streams', help: 'Open event streams (GET /events).', type: 'gauge', read: (s) => s.open },
@@ -251,6 +266,7 @@ export function statsSnapshot(
     transport: safe(providers.transport),
     transaction: safe(providers.transaction),
     store: safe(providers.store),
+    ...(providers.outbound !== undefined && { outbound: safe(providers.outbound) }),
     api: { events: own.hub.stats(), sse: own.sse.stats(), webhooks: own.webhooks.stats() },
   };
 }

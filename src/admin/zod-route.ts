@@ -65,7 +65,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   412: 'The ETag does not match a live publication.',
   415: 'Unsupported media type.',
   422: 'Unknown or non-publishable event package.',
-  429: 'Too many concurrent streams.',
+  429: 'A limit is reached (concurrent event streams, subscriptions held).',
   503: 'Not ready.',
 };
 

@@ -27,6 +27,10 @@ Commands:
   cleanup
   expose [--event E] [--filter REGEX]
   stats
+  subscribe --presentity URI --watcher URI [--event E] [--expires S] [--target URI] [--accept TYPE]
+  unsubscribe ID
+  list-outbound [--presentity URI] [--watcher URI] [--event E] [--state S] [--limit N] [--offset N]
+  show-outbound ID
 
 Options:
   --url URL      API base URL (default: PRESENCED_URL or ${DEFAULT_URL})
@@ -35,6 +39,8 @@ Options:
   -h, --help     this help
 
 PATTERN is a glob (* and ?), e.g. 'sip:*@example.com'; REGEX a JavaScript regular expression.
+subscribe makes presenced hold a subscription as a client (pua_subscribe): each NOTIFY it receives is a notify-in
+event (presenced ctl cannot follow events: curl -N $URL/events?type=notify-in).
 Exit status: 0 success, 1 the request failed, 2 usage error.
 `;
 
@@ -58,7 +64,7 @@ interface CommandSpec {
 type Values = Record<string, string | boolean | undefined>;
 
 interface Request {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   readonly path: string;
   readonly body?: unknown;
 }
@@ -107,6 +113,14 @@ interface SubscriptionItem {
   event: string;
   status: string;
   expires: number;
+}
+interface OutboundItem {
+  id: string;
+  presentity: string;
+  watcher: string;
+  event: string;
+  state: string;
+  notifies: number;
 }
 interface PageOf<T> {
   items: T[];
@@ -282,6 +296,77 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: {},
     positionals: [],
     request: () => ({ method: 'GET', path: '/api/stats' }),
+    human: (json) => JSON.stringify(json, null, 2) + '\n',
+  },
+
+  subscribe: {
+    options: {
+      presentity: { type: 'string' },
+      watcher: { type: 'string' },
+      event: { type: 'string' },
+      expires: { type: 'string' },
+      target: { type: 'string' },
+      accept: { type: 'string', multiple: true },
+    },
+    positionals: [],
+    request: (v) => {
+      if (typeof v['presentity'] !== 'string' || typeof v['watcher'] !== 'string') {
+        throw new UsageError('subscribe needs --presentity URI and --watcher URI');
+      }
+      const expires = intOption(v, 'expires');
+      const accept = v['accept'] as unknown as string[] | undefined;
+      return {
+        method: 'POST',
+        path: '/api/subscribe',
+        body: {
+          presentity: v['presentity'],
+          watcher: v['watcher'],
+          ...(typeof v['event'] === 'string' && { event: v['event'] }),
+          ...(expires !== undefined && { expires }),
+          ...(typeof v['target'] === 'string' && { target: v['target'] }),
+          ...(accept !== undefined && { accept }),
+        },
+      };
+    },
+    human: (json) => {
+      const s = json as OutboundItem;
+      return `subscription ${s.id}: ${s.watcher} -> ${s.presentity} (${s.event}) ${s.state}\n`;
+    },
+  },
+
+  unsubscribe: {
+    options: {},
+    positionals: ['ID'],
+    request: (_v, [id]) => ({ method: 'DELETE', path: `/api/subscribe/${encodeURIComponent(id!)}` }),
+    human: (json) => `unsubscribing ${(json as OutboundItem).id}\n`,
+  },
+
+  'list-outbound': {
+    options: {
+      presentity: { type: 'string' },
+      watcher: { type: 'string' },
+      event: { type: 'string' },
+      state: { type: 'string' },
+      limit: { type: 'string' },
+      offset: { type: 'string' },
+    },
+    positionals: [],
+    request: (v) => {
+      intOption(v, 'limit');
+      intOption(v, 'offset');
+      return { method: 'GET', path: `/api/subscribe${query(v, ['presentity', 'watcher', 'event', 'state', 'limit', 'offset'])}` };
+    },
+    human: (json) => {
+      const page = json as PageOf<OutboundItem>;
+      const rows = page.items.map((s) => [s.watcher, s.presentity, s.event, s.state, String(s.notifies), s.id]);
+      return table(['WATCHER', 'PRESENTITY', 'EVENT', 'STATE', 'NOTIFIES', 'ID'], rows) + pageFooter(page);
+    },
+  },
+
+  'show-outbound': {
+    options: {},
+    positionals: ['ID'],
+    request: (_v, [id]) => ({ method: 'GET', path: `/api/subscribe/${encodeURIComponent(id!)}` }),
     human: (json) => JSON.stringify(json, null, 2) + '\n',
   },
 };

@@ -22,5 +22,8 @@ export {
   type ListenSpec,
   type LogLevel,
   type PresencedConfig,
+  WEBHOOK_EVENT_TYPES,
+  type WebhookEventType,
+  type WebhookSpec,
 } from './schema.js';
 export { presencedVersion } from './version.js';

@@ -63,7 +63,7 @@ export interface PresencedConfig {
     regEvent: boolean;
   };
   presenceFromRegistration: { enabled: boolean; users: string[]; domains: string[] };
-  api: { tokens: string[] };
+  api: { tokens: string[]; webhooks: WebhookSpec[] };
   mixDialogPresence: boolean;
   sphereCheck: boolean;
   waitingSubsDays: number;
@@ -71,6 +71,31 @@ export interface PresencedConfig {
   dialog: { singleDialog: boolean };
   mwi: { subscribers: 'self' | 'any' };
 }
+
+/** A webhook (api.webhooks): the API's events POSTed as JSON to `url` (docs/api.md, Webhooks). */
+export interface WebhookSpec {
+  url: string;
+  /** Event types to send; all when absent. */
+  types?: WebhookEventType[];
+  /** Event packages to send; all when absent. */
+  events?: string[];
+  /** Presentity URI glob; all when absent. */
+  presentity?: string;
+  /** HMAC-SHA256 key for X-Presenced-Signature. */
+  secret?: string;
+}
+
+/** The API's event types (src/admin API_EVENT_TYPES; a test keeps the two lists equal). */
+export const WEBHOOK_EVENT_TYPES = [
+  'publish',
+  'unpublish',
+  'exposed',
+  'subscription-created',
+  'subscription-terminated',
+  'notify-failed',
+  'notify-in',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /**
  * How a key's value is read from a string (environment variable or `--set`).
@@ -280,6 +305,50 @@ const domainName = z
   .transform((s) => s.toLowerCase());
 
 const SIP_URI_FORM = 'expected a SIP URI such as sip:presence.example.com:5060';
+
+const WEBHOOK_URL_FORM = 'expected an http:// or https:// URL';
+
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+const webhookUrl = z
+  .string({ error: WEBHOOK_URL_FORM })
+  .max(2048, { error: 'URL longer than 2048 characters' })
+  .refine(isHttpUrl, { error: WEBHOOK_URL_FORM });
+
+/** One webhook: a bare URL (every event), or a mapping with filters and a signing secret. */
+const webhookEntry = z.preprocess(
+  (v) => (typeof v === 'string' ? { url: v.trim() } : v),
+  z.strictObject(
+    {
+      url: webhookUrl,
+      types: z
+        .array(z.enum(WEBHOOK_EVENT_TYPES, { error: `expected one of ${WEBHOOK_EVENT_TYPES.join(', ')}` }), {
+          error: 'expected a list of event types',
+        })
+        .optional(),
+      events: z
+        .array(
+          z
+            .string({ error: 'expected an event package name' })
+            .regex(/^[A-Za-z0-9.!%*_+`'~-]+(;[A-Za-z0-9.!%*_+`'~-]+(=[A-Za-z0-9.!%*_+`'~-]+)?)*$/, {
+              error: 'expected an event package name such as presence',
+            }),
+          { error: 'expected a list of event package names' },
+        )
+        .optional(),
+      presentity: z.string({ error: 'expected a URI glob such as sip:*@example.com' }).min(1).max(256).optional(),
+      secret: z.string({ error: 'expected a string' }).min(1).max(512).optional(),
+    },
+    { error: 'expected a URL, or a mapping with keys url, types, events, presentity, secret' },
+  ),
+);
 
 const AOR_FORM = 'expected a SIP address of record such as sip:alice@example.com';
 
@@ -591,7 +660,18 @@ export const configSchema = z
             secret: true,
           },
         ),
-      }, { error: 'expected a mapping with key tokens' })
+        webhooks: documented(
+          z.array(webhookEntry, { error: 'expected a list of webhooks' }).max(32, { error: 'at most 32 webhooks' }).default([]),
+          {
+            description:
+              'Webhooks: each receives the API events (publish, unpublish, exposed, subscription-created, subscription-terminated, notify-failed, notify-in) as JSON POSTs, retried with back-off from a bounded queue. Each entry is a URL, or a mapping {url, types, events, presentity, secret} that filters by event type, event package and presentity glob and signs with HMAC-SHA256 (X-Presenced-Signature). From the environment or --set: comma-separated URLs. See docs/api.md.',
+            type: 'list of URLs or mappings',
+            kind: 'list',
+            defaultText: '(none)',
+            secret: true,
+          },
+        ),
+      }, { error: 'expected a mapping with keys tokens, webhooks' })
       .prefault({}),
     mixDialogPresence: documented(bool().default(false), {
       description:

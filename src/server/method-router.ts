@@ -122,8 +122,8 @@ export class MethodRouter implements TransactionUser {
         this.#options(tx);
         return;
       case 'NOTIFY':
-        // We hold no subscriptions as a subscriber, so no NOTIFY can match a dialog of ours (RFC 6665 §4.1.3,
-        // RFC 3261 §12.2.2).
+        // Without a NOTIFY handler (the outbound subscriptions of server/outbound-wiring.ts) we hold no
+        // subscription as a subscriber, so no NOTIFY can match a dialog of ours (RFC 6665 §4.1.3, RFC 3261 §12.2.2).
         this.#reply(tx, 481, { reason: 'Subscription Does Not Exist' });
         return;
       case 'ACK':

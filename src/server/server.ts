@@ -16,6 +16,8 @@ import { presencedVersion } from '../config/index.js';
 import { MethodRouter, type MethodHandler } from './method-router.js';
 import { AccountsWiring } from './accounts-wiring.js';
 import { StartupGate } from './startup-gate.js';
+import { outboundWiring } from './outbound-wiring.js';
+import { webhookTarget } from '../admin/index.js';
 
 /** What startServer returns: the CLI and tests only need to stop it and learn where it listens. */
 export interface RunningServer {
@@ -101,6 +103,8 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
   let transactions: TransactionLayer | undefined;
   let core: PresenceCore | undefined;
   let admin: AdminServer | undefined;
+  // Subscriptions presenced holds as a client for API callers (outbound-wiring.ts); its NOTIFY handler is routed now.
+  const outbound = outboundWiring(logger.child({ layer: 'ua' }));
   // Users, registrar, presence from registration and reg event (accounts-wiring.ts); the core gets its store.
   const accounts = new AccountsWiring(config, { store, clock: systemClock, logger });
   const supportedTags = [...SUPPORTED_OPTION_TAGS, ...accounts.supported];
@@ -121,6 +125,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     const handlers = new Map<string, MethodHandler>([
       ['PUBLISH', (tx) => gate.run(tx, (c: PresenceCore) => c.handlePublish(tx))],
       ['SUBSCRIBE', (tx) => gate.run(tx, (c: PresenceCore) => c.handleSubscribe(tx))],
+      ['NOTIFY', outbound.notifyHandler],
       ...accounts.handlers,
     ]);
     // The event packages this build serves (packages.ts: adding a package means adding it there, rule 4).
@@ -132,7 +137,8 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
       acceptedTypes: () => core?.acceptedTypes() ?? [...new Set(packages.flatMap((p) => p.contentTypes))],
       supported: supportedTags,
       logger: logger.child({ layer: 'router' }),
-      auth: accounts.gate,
+      // Our own SUBSCRIBEs to our own presentities (subscribe on behalf) carry no credentials.
+      auth: outbound.exemptOwnRequests(accounts.gate),
     });
     transactions = new TransactionLayer(transport, router, {
       logger: logger.child({ layer: 'transaction' }),
@@ -159,6 +165,8 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     // Users before the gate opens: until they are loaded, auth mode "auto" would look open.
     await accounts.start(core);
     gate.open(core);
+    // After the gate: SUBSCRIBEs to our own presentities are answered by the core over loopback.
+    const outboundSubs = await outbound.start({ config, documents: core, transport, sender: transactions, clock: systemClock });
 
     // The management API last: it reports ready only once SIP is served.
     const httpAddress: Array<{ transport: string; host: string; port: number }> = [];
@@ -175,6 +183,8 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
         stats: { transport: () => t.stats(), transaction: () => tx.stats(), store: () => store.stats() },
         version: presencedVersion(),
         presRules,
+        outbound: outboundSubs,
+        webhooks: config.api.webhooks.map(webhookTarget),
         accounts: accounts.adminPort(),
       });
       await admin.start();
@@ -208,6 +218,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
         stopping ??= (async () => {
           // The API first: event streams end and /ready turns 503 before SIP stops.
           if (a !== undefined) await bounded('admin', a.stop(), log);
+          await bounded('outbound subscriptions', outbound.stop(), log);
           // New requests get 503 from here on; requests already in the core finish and commit.
           gate.close();
           accounts.stop();
@@ -227,6 +238,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
   } catch (err) {
     // Release what was acquired, in reverse order, then report the original error.
     if (admin) await admin.stop().catch(() => undefined);
+    await outbound.stop().catch(() => undefined);
     accounts.stop();
     if (core) await core.stop().catch(() => undefined);
     transactions?.stop();

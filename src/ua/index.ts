@@ -31,3 +31,20 @@ export {
   type CallEventSource,
 } from './dialog-info-publisher.js';
 export { dialogInfoBody, dialogId, DIALOG_INFO_CONTENT_TYPE, type CallSide } from './dialog-info-body.js';
+export {
+  OutboundSubscriptions,
+  type OutboundRequest,
+  type OutboundResult,
+  type OutboundRoute,
+  type OutboundStats,
+  type OutboundSubscriptionsOptions,
+} from './outbound-subscriptions.js';
+export type { NotifyInEvent, OutboundEvent, OutboundInfo, OutboundState, OutboundStateEvent } from './outbound-types.js';
+export {
+  documentRecordStore,
+  memoryRecordStore,
+  OUTBOUND_AUID,
+  type OutboundDocumentPort,
+  type OutboundRecord,
+  type OutboundRecordStore,
+} from './outbound-record-store.js';

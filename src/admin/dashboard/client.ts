@@ -207,6 +207,7 @@ function feed(e) {
   } else if (e.type === 'unpublish') what += ' ' + e.event + ' ' + e.reason;
   else if (e.type.startsWith('subscription')) what = e.watcher + ' \u2192 ' + e.presentity + ' ' + e.event + (e.reason ? ' (' + e.reason + ')' : '');
   else if (e.type === 'notify-failed') what = e.watcher + ' ' + e.event + ' ' + e.status;
+  else if (e.type === 'notify-in') what = e.watcher + ' \u2190 ' + e.presentity + ' ' + e.event + ' ' + e.state;
   const item = el('li', { 'data-type': e.type },
     el('time', { dateTime: e.time, text: time }),
     el('span', { className: 'type', text: e.type }),

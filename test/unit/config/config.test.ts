@@ -82,7 +82,7 @@ describe('defaults', () => {
     assert.equal(config.maxConnections, 10000);
     assert.equal(config.udpReceiveBuffer, 4194304);
     assert.equal(config.userAgent, `presenced/${presencedVersion()}`);
-    assert.deepEqual(config.api, { tokens: [] });
+    assert.deepEqual(config.api, { tokens: [], webhooks: [] });
   });
 
   test('parseConfig({}) gives the same defaults, and defaults are not shared between results', () => {
