@@ -25,6 +25,12 @@ import { own, WinfoDelta, type Subscription } from './presentity-index.js';
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Remembered (pending/waiting) watchers per presentity: beyond this, new ones are not remembered, so a flood of
+ * SUBSCRIBEs from made-up watchers cannot grow memory for waitingSubsDays days. Their subscriptions still count.
+ */
+export const MAX_REMEMBERED_PER_PRESENTITY = 1000;
+
 const EVENTS: ReadonlySet<string> = new Set<WatcherInfoEvent>([
   'subscribe', 'approved', 'deactivated', 'probation', 'rejected', 'timeout', 'giveup', 'noresource',
 ]);
@@ -137,12 +143,17 @@ export class WatcherInfo {
     return m === undefined ? [] : [...m.values()];
   }
 
-  #put(r: WatcherRecord): void {
+  /** Remembers a watcher; false when the presentity has too many remembered already (nothing changed). */
+  #put(r: WatcherRecord): boolean {
     const key = recordKey(r.presentity, r.event);
     let m = this.#records.get(key);
     if (m === undefined) this.#records.set(key, (m = new Map()));
-    if (!m.has(r.watcher)) this.#recordCount++;
+    if (!m.has(r.watcher)) {
+      if (m.size >= MAX_REMEMBERED_PER_PRESENTITY) return false;
+      this.#recordCount++;
+    }
     m.set(r.watcher, r);
+    return true;
   }
 
   #delete(presentity: string, event: string, watcher: string): WatcherRecord | undefined {
@@ -174,8 +185,7 @@ export class WatcherInfo {
         displayName: own(displayName),
         insertedAt: now,
       };
-      this.#put(record);
-      return [{ kind: 'put-watcher', record }];
+      return this.#put(record) ? [{ kind: 'put-watcher', record }] : [];
     }
     return this.forget(presentity, event, sub.watcher);
   }
@@ -193,8 +203,7 @@ export class WatcherInfo {
       displayName: displayNameOf(sub.dialog.remoteUri),
       insertedAt: now,
     };
-    this.#put(record);
-    return [{ kind: 'put-watcher', record }];
+    return this.#put(record) ? [{ kind: 'put-watcher', record }] : [];
   }
 
   /** The remembered watcher, if any (to restore it when a write fails). */
@@ -243,7 +252,7 @@ export class WatcherInfo {
 
   /** A new watcher (RFC 3857 event subscribe): partial state. */
   created(sub: Subscription): void {
-    if (this.watches(sub.entry.pkg.name)) this.#dispatch(sub.entry.presentity, sub.entry.pkg.name, this.#itemOfSub(sub, this.#ctx.now()), false);
+    if (this.watches(sub.entry.pkg.name)) this.#dispatch(sub.entry.presentity, sub.entry.pkg.name, () => this.#itemOfSub(sub, this.#ctx.now()), false);
   }
 
   /** A watcher's status changed (approved, polite-blocked ...): partial state. */
@@ -258,26 +267,28 @@ export class WatcherInfo {
   ended(sub: Subscription, reason: string, wasPending: boolean): void {
     const event = sub.entry.pkg.name;
     if (!this.watches(event)) return;
-    const item: WatcherInfoItem | undefined = wasPending && reason === 'timeout'
+    const item = wasPending && reason === 'timeout'
       ? undefined // the remembered waiting watcher is in the full state already
-      : { ...this.#itemOfSub(sub, this.#ctx.now()), status: 'terminated', event: endEvent(reason), expiration: undefined };
+      : (): WatcherInfoItem => ({ ...this.#itemOfSub(sub, this.#ctx.now()), status: 'terminated', event: endEvent(reason), expiration: undefined });
     this.#dispatch(sub.entry.presentity, event, item, true);
   }
 
   /** A remembered watcher was decided without a subscription (approved, rejected, given up): partial state. */
   recordDecided(r: WatcherRecord, event: WatcherInfoEvent): void {
-    const item: WatcherInfoItem = { ...this.#itemOfRecord(r), status: 'terminated', event };
-    this.#dispatch(r.presentity, r.event, item, false);
+    this.#dispatch(r.presentity, r.event, () => ({ ...this.#itemOfRecord(r), status: 'terminated', event }), false);
   }
 
-  #dispatch(presentity: string, watched: string, item: WatcherInfoItem | undefined, full: boolean): void {
+  /** Records a change for every active watcher-info subscriber of the presentity; the item is built only if there is one. */
+  #dispatch(presentity: string, watched: string, build: (() => WatcherInfoItem) | undefined, full: boolean): void {
     const pkgs = this.#byWatched.get(watched);
     if (pkgs === undefined) return;
+    let item: WatcherInfoItem | undefined;
     for (const pkg of pkgs) {
       const entry = this.#ctx.index.find(presentity, pkg.name);
       if (entry === undefined) continue;
       for (const ws of entry.subs) {
         if (ws.status !== 'active') continue;
+        if (item === undefined && build !== undefined) item = build();
         const delta = (ws.winfo ??= new WinfoDelta());
         if (full) delta.full = true;
         if (item !== undefined) {

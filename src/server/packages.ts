@@ -108,7 +108,7 @@ export function createEventPackages(config: PresencedConfig, deps: EventPackages
       core = c;
       source.attach(c);
       if (config.sphereCheck && !config.forceActive) watchSpheres(c, sphereOf);
-      return rulesDocuments(c);
+      return rulesDocuments(c, !config.forceActive);
     },
   };
 }
@@ -134,10 +134,11 @@ function watchSpheres(core: PackagesCore, sphereOf: (p: string) => string | unde
 }
 
 /** The HTTP rules service: validate (409 with an RFC 4825 §11 body), store through the core, re-evaluate. */
-function rulesDocuments(core: PackagesCore): PresRulesDocuments {
+function rulesDocuments(core: PackagesCore, rulesApply: boolean): PresRulesDocuments {
   const after = (xui: string, r: PresRulesWriteResult): PresRulesWriteResult => {
-    // RFC 5025 §3.2.1 / OpenSIPS refreshWatchers: the new rules apply to existing watchers at once.
-    if (r.ok) core.refreshWatchers(xui, 'presence');
+    // RFC 5025 §3.2.1 / OpenSIPS refreshWatchers: the new rules apply to existing watchers at once (with
+    // forceActive the rules decide nothing: the document is only stored).
+    if (r.ok && rulesApply) core.refreshWatchers(xui, 'presence');
     return r;
   };
   return {
