@@ -169,11 +169,12 @@ export async function userCommand(argv: readonly string[], io: CliIo, deps: User
   return direct(io, config, name, aor, password, values, json);
 }
 
+/** Whether a presenced answers /health there (its JSON, not just any HTTP server on that port). */
 async function answers(fetchImpl: typeof fetch, url: string): Promise<boolean> {
   try {
     const res = await fetchImpl(url, { signal: AbortSignal.timeout(800) });
-    await res.text();
-    return res.status < 500 || res.status === 503;
+    const body = (await res.json()) as { status?: unknown; uptime?: unknown };
+    return res.ok && body.status === 'ok' && typeof body.uptime === 'number';
   } catch {
     return false;
   }

@@ -4,7 +4,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { userCommand } from '../../src/cli/user.js';
@@ -79,7 +79,9 @@ describe('presenced user (directly on the database)', () => {
 describe('presenced user through a running server (HTTP API)', () => {
   test('adding the first user over the API makes REGISTER need authentication at once; list and del work', async () => {
     const httpPort = await freePort();
-    const server = await startTestServer({ domain: 'example.com', http: `127.0.0.1:${httpPort}`, api: { tokens: ['t0k'] } });
+    const dir = mkdtempSync(join(tmpdir(), 'presenced-user-api-'));
+    dirs.push(dir);
+    const server = await startTestServer({ domain: 'example.com', http: `127.0.0.1:${httpPort}`, api: { tokens: ['t0k'] } }, { dir });
     const client = await SipTestClient.open({ transport: 'udp', serverPort: server.port('udp') });
     try {
       const url = `http://127.0.0.1:${httpPort}`;
@@ -122,6 +124,19 @@ describe('presenced user through a running server (HTTP API)', () => {
       assert.equal(gone.code, 1);
       assert.match(gone.err, /API_ERR_NOT_FOUND/);
       assert.equal((await client.request({ ...spec, callId: 'after-del' })).status, 200, 'open mode again with no users');
+
+      // With only the configuration file, the command finds the running server by its http listener...
+      const cfg = join(dir, 'presenced.yaml');
+      writeFileSync(cfg, `db: sqlite:${server.dbPath}\nhttp: 127.0.0.1:${httpPort}\napi:\n  tokens: [t0k]\n`);
+      const viaConfig = await run(['add', 'sip:carol@example.com', '--password-stdin', '--config', cfg], 'pw3\n');
+      assert.equal(viaConfig.code, 0, viaConfig.err);
+      assert.match(viaConfig.out, /via http:\/\/127\.0\.0\.1/);
+      await client.close();
+      await server.stop();
+      // ...and writes the database itself once the server is gone.
+      const offline = await run(['list', '--config', cfg]);
+      assert.equal(offline.code, 0, offline.err);
+      assert.match(offline.out, /sip:carol@example\.com/);
     } finally {
       await client.close();
       await server.stop();
