@@ -7,7 +7,7 @@
  * new one) gets the activity and the note, in the RFC 4479 schema order (extension elements, then notes, then the
  * timestamp).
  */
-import { isXmlElement, serializeXml, xmlElement, type XmlElement, type XmlNode } from '../shared/index.js';
+import { getAttr, isXmlElement, serializeXml, xmlElement, type XmlElement, type XmlNode } from '../shared/index.js';
 import { DM_NS, PIDF_NS, RPID_NS } from './pidf.js';
 
 export const ON_THE_PHONE_NOTE = 'On the phone';
@@ -33,6 +33,15 @@ function busyPerson(person: XmlElement): XmlElement {
   return { ...person, children: [activities(), ...others, note(), ...tail] };
 }
 
+/** An id not used by the document's top-level elements (ids are xs:ID: unique in the document, RFC 3863 §4.1.2). */
+function freeId(root: XmlElement | undefined, base: string): string {
+  const used = new Set<string>();
+  for (const c of root?.children ?? []) if (isXmlElement(c)) used.add(getAttr(c, 'id') ?? '');
+  let id = base;
+  for (let n = 2; used.has(id); n++) id = `${base}-${n}`;
+  return id;
+}
+
 /**
  * The presence document of a presentity on the phone: `composed` (the composite of its publications, a
  * `{urn:ietf:params:xml:ns:pidf}presence` root) with the busy person, or, when nothing is published, a document
@@ -40,10 +49,10 @@ function busyPerson(person: XmlElement): XmlElement {
  */
 export function onThePhonePidf(presentity: string, composed: XmlElement | undefined): string {
   if (composed === undefined) {
-    const tuple = xmlElement(PIDF_NS, 'tuple', { id: 'on-the-phone' }, [
+    const tuple = xmlElement(PIDF_NS, 'tuple', { id: 't-on-the-phone' }, [
       xmlElement(PIDF_NS, 'status', {}, [xmlElement(PIDF_NS, 'basic', {}, ['open'])]),
     ]);
-    const person = xmlElement(DM_NS, 'person', { id: 'on-the-phone' }, [activities(), note()]);
+    const person = xmlElement(DM_NS, 'person', { id: 'p-on-the-phone' }, [activities(), note()]);
     return serializeXml(xmlElement(PIDF_NS, 'presence', { entity: presentity }, [tuple, person]));
   }
   let done = false;
@@ -57,6 +66,6 @@ export function onThePhonePidf(presentity: string, composed: XmlElement | undefi
     }
   }
   // RFC 3863 §4.1 order: extension elements (the person among them) come after tuples and notes: append.
-  if (!done) children.push(xmlElement(DM_NS, 'person', { id: 'on-the-phone' }, [activities(), note()]));
+  if (!done) children.push(xmlElement(DM_NS, 'person', { id: freeId(composed, 'p-on-the-phone') }, [activities(), note()]));
   return serializeXml({ ...composed, children });
 }
