@@ -107,8 +107,15 @@ export class UserDirectory {
     return this.#byCredentials.get(`${realm.toLowerCase()}\0${username}`);
   }
 
+  /** The user of an AOR (any SIP URI form); undefined when there is none or the text is not a user's AOR. */
   get(aor: string): UserView | undefined {
-    const u = this.#byAor.get(userIdentity(aor).aor);
+    let key: string;
+    try {
+      key = userIdentity(aor).aor;
+    } catch {
+      return undefined;
+    }
+    const u = this.#byAor.get(key);
     return u === undefined ? undefined : view(u);
   }
 

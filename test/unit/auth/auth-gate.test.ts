@@ -73,6 +73,14 @@ function answer(
 }
 
 describe('AuthGate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
+  test('UserDirectory.get takes any AOR form and answers undefined for text that names no user', async () => {
+    const { users } = await setup();
+    assert.equal(users.get('sips:alice@EXAMPLE.com')?.aor, 'sip:alice@example.com');
+    assert.equal(users.get('sip:example.com'), undefined);
+    assert.equal(users.get('tel:+15551234'), undefined);
+    assert.equal(users.get('not a uri'), undefined);
+  });
+
   test('open mode while no user exists (auto): everything passes, without identity', async () => {
     const { gate } = await setup({}, false);
     assert.equal(gate.enforced, false);
