@@ -19,6 +19,10 @@ export interface StatsProviders {
   readonly transport?: () => StatsRecord;
   readonly transaction?: () => StatsRecord;
   readonly store?: () => StatsRecord;
+  /** Digest authentication (src/auth AuthGate.stats()). */
+  readonly auth?: () => StatsRecord;
+  /** Registrar and location service (src/server AccountsWiring: accepted, rejected, bindings ...). */
+  readonly registrar?: () => StatsRecord;
   /** Subscriptions held on behalf of watchers (ua OutboundSubscriptions.stats()). */
   readonly outbound?: () => StatsRecord;
 }
@@ -177,6 +181,27 @@ const OUTBOUND: PolledMetric<StatsRecord>[] = [
   counter('presenced_notify_unmatched_total', 'NOTIFYs received for no subscription of ours (answered 481).', 'notifiesUnmatched'),
 ];
 
+const AUTH: PolledMetric<StatsRecord>[] = [
+  counter('presenced_auth_challenges_total', 'Digest challenges sent (401).', 'challenges'),
+  counter('presenced_auth_success_total', 'Requests authenticated.', 'authenticated'),
+  counter('presenced_auth_failures_total', 'Failed authentications (wrong password or unknown user).', 'failures'),
+  counter('presenced_auth_stale_total', 'Right credentials with an expired or foreign nonce (401 stale=true).', 'stale'),
+  counter('presenced_auth_replays_total', 'Nonce counts replayed (401 stale=true).', 'replays'),
+  counter('presenced_auth_malformed_total', 'Malformed or unusable credentials (400).', 'malformed'),
+  counter('presenced_auth_forbidden_total', 'Authenticated requests for another user\'s address of record (403).', 'forbidden'),
+  counter('presenced_auth_blocked_requests_total', 'Requests refused because their source is blocked (403).', 'blockedRequests'),
+  gauge('presenced_auth_blocked_sources', 'Source addresses blocked after repeated failures.', 'blockedSources'),
+  gauge('presenced_users', 'SIP users.', 'users'),
+];
+
+const REGISTRAR: PolledMetric<StatsRecord>[] = [
+  counter('presenced_register_accepted_total', 'REGISTER requests answered 200 (queries included).', 'accepted'),
+  counter('presenced_register_rejected_total', 'REGISTER requests refused (400, 403, 404, 423, 500 ...).', 'rejected'),
+  gauge('presenced_registered_aors', 'Addresses of record with at least one binding.', 'aors'),
+  gauge('presenced_registrations', 'Bindings (registered contacts).', 'bindings'),
+  counter('presenced_registrations_expired_total', 'Bindings that expired.', 'expired'),
+];
+
 const CORE: PolledMetric<CoreStatsView>[] = [
   {
     name: 'presenced_presentities',
@@ -227,6 +252,8 @@ export function registerLayerMetrics(
   if (providers.transport) metrics.addSource('transport', providers.transport, TRANSPORT);
   if (providers.transaction) metrics.addSource('transaction', providers.transaction, TRANSACTION);
   if (providers.store) metrics.addSource('store', providers.store, STORE);
+  if (providers.auth) metrics.addSource('auth', providers.auth, AUTH);
+  if (providers.registrar) metrics.addSource('registrar', providers.registrar, REGISTRAR);
   if (providers.outbound) metrics.addSource('outbound', providers.outbound, OUTBOUND);
   metrics.addSource('core', () => core.stats(), CORE);
   metrics.addSource('sse', () => own.sse.stats(), [
@@ -267,6 +294,8 @@ export function statsSnapshot(
     transaction: safe(providers.transaction),
     store: safe(providers.store),
     ...(providers.outbound !== undefined && { outbound: safe(providers.outbound) }),
+    ...(providers.auth !== undefined && { auth: safe(providers.auth) }),
+    ...(providers.registrar !== undefined && { registrar: safe(providers.registrar) }),
     api: { events: own.hub.stats(), sse: own.sse.stats(), webhooks: own.webhooks.stats() },
   };
 }

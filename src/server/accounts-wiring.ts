@@ -186,6 +186,15 @@ export class AccountsWiring {
     };
   }
 
+  /** stats() for the admin metrics (layer-metrics.ts AUTH and REGISTRAR tables, flat records). */
+  metricsProviders(): { auth: () => AuthStats; registrar: () => RegistrarStats & LocationStats } {
+    const zero: RegistrarStats = { accepted: 0, rejected: 0, queries: 0 };
+    return {
+      auth: () => this.gate.stats(),
+      registrar: () => ({ ...(this.registrar?.stats() ?? zero), ...this.location.stats() }),
+    };
+  }
+
   stats(): AccountsStats {
     return { auth: this.gate.stats(), registrar: this.registrar?.stats(), location: this.location.stats() };
   }
