@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countsFile, readCount, readStats, runSipp, sippAvailable, sippVersion, startSipp, statFile, type SippRun, type SippStats } from './sipp.js';
@@ -368,7 +368,7 @@ function summaryCell(f: Family): [string, string] {
   return [`${fmt(b.rate)}/s${tail}`, `~${b.cpuPerOpUs.toFixed(0)} us`];
 }
 
-function report(opts: { options: Family; publish: Family; subscribe: Family; memory: Memory; fanout: Fanout; parse: string | undefined; started: Date; seconds: number }): string {
+function report(opts: { options: Family; publish: Family; subscribe: Family; memory: Memory; fanout: Fanout; parse: string | undefined; started: Date; seconds: number; loadAtStart: string }): string {
   const { options, publish, subscribe, memory, fanout, parse } = opts;
   const cpu = cpus();
   const [pubRate, pubCpu] = summaryCell(publish);
@@ -388,6 +388,7 @@ function report(opts: { options: Family; publish: Family; subscribe: Family; mem
   lines.push('');
   lines.push(`- CPU: ${cpu[0]?.model ?? 'unknown'}, ${cpu.length} cores; memory ${mb(totalmem()) } MiB; Linux ${release()}`);
   lines.push(`- Node ${process.version}; sipp ${sippVersion()}; presenced and sipp on the same machine over 127.0.0.1`);
+  lines.push(`- Load average when the run started: ${opts.loadAtStart} (other work on the machine competes with sipp and the server; figures are lower bounds)`);
   lines.push('');
   lines.push('## Summary, side by side with Kamailio');
   lines.push('');
@@ -462,6 +463,7 @@ async function main(): Promise<void> {
     return;
   }
   const started = new Date();
+  const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(', ');
   const t0 = performance.now();
   log(`scenarios: ${SCEN}; work dir: ${work}${QUICK ? '; quick run' : ''}`);
   const publish = await publishFamily();
@@ -472,7 +474,7 @@ async function main(): Promise<void> {
   const fanout = await fanoutRun();
   const options = await optionsFamily();
   const parse = parseBench();
-  const md = report({ options, publish, subscribe, memory, fanout, parse, started, seconds: (performance.now() - t0) / 1000 });
+  const md = report({ options, publish, subscribe, memory, fanout, parse, started, seconds: (performance.now() - t0) / 1000, loadAtStart });
   log('');
   log(md);
   if (WRITE) {
