@@ -87,7 +87,10 @@ export class LocationService {
         stale.push({ kind: 'delete-binding', aor: r.aor, key: r.key });
         continue;
       }
-      this.#set(r);
+      // TCP connection ids die with the process and may be handed out again: a restored binding has none, so
+      // the proxy opens a connection to the Contact (or waits for the UA's next REGISTER) instead of using a
+      // stranger's connection.
+      this.#set(r.flow.flowId === undefined ? r : { ...r, flow: { ...r.flow, flowId: undefined } });
       loaded++;
     }
     if (stale.length > 0) this.#writeInBackground(stale, 'expired bindings not deleted at start-up');

@@ -265,13 +265,15 @@ describe('LocationService', () => {
   test('lookup orders by q then most recent; bindings survive a reload from the store, expired ones are dropped', async () => {
     const store = new MemoryStore();
     const { registrar, location } = setup(store);
-    await registrar.handle(register(['<sip:a@192.0.2.1>;q=0.1', '<sip:a@192.0.2.2>;q=0.9', '<sip:a@192.0.2.3>;expires=60'], { expires: 600 }));
+    await registrar.handle(register(['<sip:a@192.0.2.1>;q=0.1', '<sip:a@192.0.2.2>;q=0.9', '<sip:a@192.0.2.3>;expires=60'], { expires: 600, protocol: 'tcp' }));
+    assert.equal(location.lookup(AOR)[0]!.flow.flowId, 'tcp-1');
     assert.deepEqual(location.lookup(AOR).map((b) => b.uri), ['sip:a@192.0.2.3', 'sip:a@192.0.2.2', 'sip:a@192.0.2.1']);
     const later = new ManualClock(0, 1_700_000_000_000 + 120_000);
     const reloaded = new LocationService({ writer: store, now: () => later.wallNow(), timers: later, logger: silentLogger, sweepIntervalMs: 1000 });
     const r = reloaded.load((await store.load()).bindings);
     assert.deepEqual(r, { loaded: 2, expired: 1 });
     assert.deepEqual(reloaded.lookup(AOR).map((b) => b.uri), ['sip:a@192.0.2.2', 'sip:a@192.0.2.1']);
+    assert.ok(reloaded.lookup(AOR).every((b) => b.flow.flowId === undefined), 'connection ids do not survive a restart');
     await new Promise((res) => setImmediate(res));
     assert.equal((await store.load()).bindings.length, 2, 'the expired row was deleted');
   });
