@@ -93,6 +93,21 @@ describe('registrar (RFC 3261 §10.3)', () => {
     }
   });
 
+  test('a binding past its expiry is no longer listed (real time: 1 s registration)', async () => {
+    const server = await startTestServer({ domain: 'example.com', registrar: { minExpires: 1, defaultExpires: 60 } });
+    try {
+      await withClient(server, async (client) => {
+        const r = await client.request(registerSpec({ aor: ALICE, domain: 'example.com', contact: '<sip:alice@127.0.0.1:5071>', expires: 1 }));
+        assert.deepEqual(r.headers.getAll('Contact'), ['<sip:alice@127.0.0.1:5071>;expires=1']);
+        await new Promise((res) => setTimeout(res, 1300));
+        const q = await client.request({ ...registerSpec({ aor: ALICE, domain: 'example.com', contact: '' }), contact: null });
+        assert.deepEqual(q.headers.getAll('Contact'), []);
+      });
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('REGISTER for a domain not served: 404', async () => {
     const server = await startTestServer({ domain: 'example.com' });
     try {
