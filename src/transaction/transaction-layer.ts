@@ -67,6 +67,11 @@ export interface TransactionLayerOptions {
   readonly udpMtu?: number;
   /** Answer Max-Forwards: 0 with 483 for methods other than OPTIONS. Default true. */
   readonly rejectMaxForwardsZero?: boolean;
+  /**
+   * Answer a request without Max-Forwards with 400 naming it (RFC 3261 §8.1.1 makes it mandatory). Default
+   * true; false accepts RFC 2543 peers, as RFC 4475 §3.4.1 allows for elements that want backwards compatibility.
+   */
+  readonly requireMaxForwards?: boolean;
 }
 
 export interface TransactionStats extends MethodCountsSnapshot {
@@ -99,6 +104,7 @@ export class TransactionLayer implements RequestSender {
   readonly #maxClient: number;
   readonly #udpMtu: number;
   readonly #rejectMaxForwardsZero: boolean;
+  readonly #requireMaxForwards: boolean;
   readonly #servers = new Map<string, ServerEntry>();
   readonly #cancelTargets = new Map<string, ServerEntry>();
   readonly #merge = new Map<string, ServerEntry>();
@@ -129,6 +135,7 @@ export class TransactionLayer implements RequestSender {
     this.#maxClient = opts.maxClientTransactions ?? 200_000;
     this.#udpMtu = opts.udpMtu ?? 1300;
     this.#rejectMaxForwardsZero = opts.rejectMaxForwardsZero ?? true;
+    this.#requireMaxForwards = opts.requireMaxForwards ?? true;
     transport.onMessage(this.#onMessage);
     transport.onParseError(this.#onParseError);
   }
@@ -371,6 +378,11 @@ export class TransactionLayer implements RequestSender {
     if (this.#rejectMaxForwardsZero && core.maxForwards === 0 && req.method !== 'OPTIONS') {
       // §16.3 step 2 (and §8.2: an OPTIONS with Max-Forwards 0 is answered by the UAS itself).
       tx.respond(createResponse(req, core, 483, { toTag: tx.toTag() }));
+      return;
+    }
+    if (this.#requireMaxForwards && core.maxForwards === undefined) {
+      // The syntax layer accepts its absence (RFC 4475 inv2543); as a UAS we hold peers to §8.1.1.
+      tx.respond(createResponse(req, core, 400, { toTag: tx.toTag(), reason: 'Missing header: Max-Forwards' }));
       return;
     }
     if (mergedWith !== undefined) {

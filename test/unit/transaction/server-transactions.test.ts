@@ -196,6 +196,27 @@ describe('UAS checks below the TU (RFC 3261 §8.2, §16.3)', () => {
     assert.equal(h.transport.lastResponse().status, 200);
   });
 
+  test('a request without Max-Forwards is answered 400 naming it (§8.1.1), unless RFC 2543 leniency is chosen', () => {
+    const h = setup(200);
+    h.transport.deliver(request({ maxForwards: null }));
+    const r = h.transport.lastResponse();
+    assert.equal(r.status, 400);
+    assert.match(r.reason, /Max-Forwards/);
+    assert.equal(h.seen.length, 0);
+
+    const clock = new ManualClock();
+    const transport = new FakeTransport();
+    const seen: ServerTransaction[] = [];
+    new TransactionLayer(
+      transport,
+      { onRequest: (tx) => { seen.push(tx); tx.respond(createResponse(tx.request, tx.core, 200, { toTag: 'x' })); } },
+      { clock, logger: silentLogger, serverHeader: '', supported: [], requireMaxForwards: false },
+    );
+    transport.deliver(request({ maxForwards: null }));
+    assert.equal(seen.length, 1);
+    assert.equal(transport.lastResponse().status, 200);
+  });
+
   test('Require with unknown option tags is answered 420 listing them in Unsupported (§8.2.2.3)', () => {
     const h = setup(200, ['eventlist']);
     h.transport.deliver(request({ extra: ['Require: eventlist, foo', 'Require: bar'] }));
