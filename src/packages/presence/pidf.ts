@@ -158,13 +158,8 @@ function checkStructure(root: XmlElement): string | undefined {
         status = c;
       }
       if (status === undefined) return `PIDF tuple "${show(id)}" has no status element`;
-      const basic = firstChild(status, PIDF_NS, 'basic');
-      if (basic !== undefined) {
-        const v = textContent(basic).trim();
-        if (v !== 'open' && v !== 'closed') {
-          return `PIDF tuple "${show(id)}" has basic status "${show(v)}", expected open or closed`;
-        }
-      }
+      // A <basic> other than open/closed (baresip publishes "unknown") is tolerated, as Kamailio does, and
+      // left out when composing (withValidBasic), so watchers still receive schema-valid PIDF (RFC 3863 §4.1.4).
     } else if (child.ns === DM_NS && (child.local === 'person' || child.local === 'device')) {
       const bad = claim(`dm:${child.local}`, child);
       if (bad !== undefined) return bad;
@@ -283,7 +278,7 @@ export function composePidf(presentityUri: string, publications: ReadonlyArray<P
       if (!isXmlElement(el)) continue; // stray text in <presence> is not PIDF content
       index++;
       if (el.ns === PIDF_NS && el.local === 'tuple') {
-        tuples.push({ el, time: elementTime(el, PIDF_NS, receivedAt), pub, index, etag, identified: true });
+        tuples.push({ el: withValidBasic(el), time: elementTime(el, PIDF_NS, receivedAt), pub, index, etag, identified: true });
       } else if (el.ns === PIDF_NS && el.local === 'note') {
         // Two devices saying the same thing in the same language say it once.
         const key = `${getAttr(el, 'lang', 'http://www.w3.org/XML/1998/namespace') ?? ''}\u0000${textContent(el)}`;
@@ -351,6 +346,17 @@ export function closedPidf(presentityUri: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Read-outs for dashboards and metrics
+
+/** The tuple as published, or a copy whose <status> lacks a <basic> that is neither open nor closed. */
+function withValidBasic(tuple: XmlElement): XmlElement {
+  const status = firstChild(tuple, PIDF_NS, 'status');
+  const basic = status === undefined ? undefined : firstChild(status, PIDF_NS, 'basic');
+  if (status === undefined || basic === undefined) return tuple;
+  const v = textContent(basic).trim();
+  if (v === 'open' || v === 'closed') return tuple;
+  const cleanStatus: XmlElement = { ...status, children: status.children.filter((c) => c !== basic) };
+  return { ...tuple, children: tuple.children.map((c) => (c === status ? cleanStatus : c)) };
+}
 
 function basicOf(root: XmlElement): PidfBasic {
   let closed = false;
