@@ -15,7 +15,7 @@
 import type { StoreMutation } from '../store/store.js';
 import type { CoreContext } from './context.js';
 import type { AuthorizationDecision, EventPackage } from './event-package.js';
-import type { Notifier } from './notifier.js';
+import type { ChangeCause, Notifier } from './notifier.js';
 import type { PresentityState, Subscription } from './presentity-index.js';
 import type { WatcherInfo } from './watcher-info.js';
 
@@ -56,7 +56,8 @@ export interface ReauthorizeResult {
 
 /**
  * Re-runs authorization for every watcher of one presentity and package and acts on the changes; then every
- * watcher gets its current state (refreshWatchers). Memory is changed at once, the store after, NOTIFYs once the
+ * watcher gets its current state (refreshWatchers; and every change of state for packages with
+ * reauthorizeOnChange, `cause` then naming the publisher). Memory is changed at once, the store after, NOTIFYs once the
  * write settled (architecture: durable before told).
  */
 export function reauthorize(
@@ -64,9 +65,10 @@ export function reauthorize(
   notifier: Notifier,
   winfo: WatcherInfo,
   entry: PresentityState,
+  cause?: ChangeCause,
 ): ReauthorizeResult {
   const pkg = entry.pkg;
-  if (!authorizationApplies(ctx, pkg)) return { notified: notifier.stateChanged(entry), approved: 0, ended: 0 };
+  if (!authorizationApplies(ctx, pkg)) return { notified: notifier.fanOut(entry, cause), approved: 0, ended: 0 };
   // Pinned until the NOTIFYs are queued: removing its last subscriptions must not drop it from the index.
   ctx.index.acquire(entry);
   const mutations: StoreMutation[] = [];
@@ -123,7 +125,7 @@ export function reauthorize(
     for (const sub of changed) winfo.statusChanged(sub);
     for (const [r, event] of decided) winfo.recordDecided(r, event);
     // Everyone left gets the current state (a refresh: also those whose decision did not change).
-    notifier.stateChanged(entry);
+    notifier.fanOut(entry, cause);
   });
   for (const sub of entry.subs) if (sub.ready) notified++;
   notified += ended.length;

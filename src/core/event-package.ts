@@ -199,6 +199,13 @@ export interface EventPackage {
   authorize?(request: AuthorizationRequest): AuthorizationDecision;
 
   /**
+   * Authorization depends on this package's own state (pres-rules `<sphere>` conditions read the presentity's
+   * published sphere, RFC 4745 §7.2): on every change of state the watchers are re-decided before they are
+   * notified, so a watcher the new state excludes never receives it. Default: false.
+   */
+  readonly reauthorizeOnChange?: boolean;
+
+  /**
    * For a watcher-info template package (RFC 3857): the name of the package whose watchers it reports
    * (Kamailio wipeer). Its NOTIFY bodies come from `watcherInfoBody`, fed with the core's watchers of
    * (presentity, winfoOf): subscriptions and remembered pending/waiting watchers.

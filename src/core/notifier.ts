@@ -15,6 +15,7 @@ import type { ClientTransactionOutcome } from '../transaction/index.js';
 import type { Destination } from '../transport/types.js';
 import type { FlowRecord } from '../store/store.js';
 import type { CoreContext } from './context.js';
+import { authorizationApplies, reauthorize } from './authorization.js';
 import type { EventPackage, NotifyBody, RelatedState, WatcherContext } from './event-package.js';
 import type { Composite, PresentityState, Subscription } from './presentity-index.js';
 import type { WatcherInfo } from './watcher-info.js';
@@ -115,11 +116,25 @@ export class Notifier {
   }
 
   /**
+   * The state of a presentity changed: marks the composite stale and queues a NOTIFY with the new state to every
+   * watcher (see fanOut). For a package whose authorization depends on its state (reauthorizeOnChange), the
+   * watchers are re-decided first. Returns how many NOTIFYs were queued.
+   */
+  stateChanged(entry: PresentityState, cause?: ChangeCause): number {
+    const pkg = entry.pkg;
+    if (pkg.reauthorizeOnChange === true && authorizationApplies(this.#ctx, pkg)) {
+      entry.composite = undefined; // the decisions read the new state
+      return reauthorize(this.#ctx, this, this.#winfo, entry, cause).notified;
+    }
+    return this.fanOut(entry, cause);
+  }
+
+  /**
    * Marks the composite stale and queues a NOTIFY with the new state to every watcher, except the publisher of
    * the change when the package says so (isPublisher, dialog;sla). Packages whose composite depends on this one
    * (dependsOn) are recomputed and notified too. Returns how many NOTIFYs were queued.
    */
-  stateChanged(entry: PresentityState, cause?: ChangeCause): number {
+  fanOut(entry: PresentityState, cause?: ChangeCause): number {
     entry.composite = undefined;
     const pkg = entry.pkg;
     const sender = cause?.sender;

@@ -5,7 +5,7 @@
  * - presence gets the dialog package's busy test for mixDialogPresence, and, when forceActive is off, the
  *   pres-rules `authorize` hook, reading rules documents the core keeps durably (documents table) and the
  *   presentity's sphere from the core's composite presence state;
- * - a change of the presentity's published sphere re-runs authorization (sphereCheck);
+ * - with sphereCheck, every change of presence state is re-decided before it is sent (reauthorizeOnChange);
  * - the XCAP-style HTTP rules endpoints (admin/routes/pres-rules.ts) get a service that validates documents with
  *   the pres-rules package, stores them through the core and re-evaluates the watchers (refreshWatchers).
  */
@@ -32,7 +32,7 @@ import {
 /** The core facade methods the wiring uses (PresenceCore has them all). */
 export type PackagesCore = Pick<
   PresenceCore,
-  'getDocument' | 'putDocument' | 'deleteDocument' | 'refreshWatchers' | 'compositeOf' | 'onEvent'
+  'getDocument' | 'putDocument' | 'deleteDocument' | 'refreshWatchers' | 'compositeOf'
 >;
 
 export interface EventPackagesDeps {
@@ -90,7 +90,13 @@ export function createEventPackages(config: PresencedConfig, deps: EventPackages
   const packages: EventPackage[] = [
     config.forceActive
       ? presence
-      : { ...presence, authorize: createPresRulesAuthorizer({ source, now: deps.now, sphereCheck: config.sphereCheck, sphereOf }) },
+      : {
+          ...presence,
+          authorize: createPresRulesAuthorizer({ source, now: deps.now, sphereCheck: config.sphereCheck, sphereOf }),
+          // RFC 4745 §7.2 with enable_sphere_check: the decision reads the published sphere, so every change of
+          // presence state is re-decided before it is sent (a watcher the new sphere excludes never gets it).
+          ...(config.sphereCheck ? { reauthorizeOnChange: true } : {}),
+        },
     createWinfoPackage(),
     dialog,
     createDialogSlaPackage({
@@ -107,30 +113,9 @@ export function createEventPackages(config: PresencedConfig, deps: EventPackages
     attach(c: PackagesCore): PresRulesDocuments {
       core = c;
       source.attach(c);
-      if (config.sphereCheck && !config.forceActive) watchSpheres(c, sphereOf);
       return rulesDocuments(c, !config.forceActive);
     },
   };
-}
-
-/**
- * RFC 4745 §7.2 with enable_sphere_check: a rule that depends on the sphere must be re-applied when the sphere the
- * presentity publishes changes. Only presentities with rules are followed (without rules the sphere decides nothing).
- */
-function watchSpheres(core: PackagesCore, sphereOf: (p: string) => string | undefined): void {
-  const last = new Map<string, string | undefined>();
-  core.onEvent((e) => {
-    if ((e.type !== 'publication-changed' && e.type !== 'publication-expired') || e.event !== 'presence') return;
-    const p = e.presentity;
-    if (core.getDocument(p, PRES_RULES_AUID, PRES_RULES_DOCUMENT) === undefined) {
-      last.delete(p);
-      return;
-    }
-    const sphere = sphereOf(p);
-    if (last.has(p) && last.get(p) === sphere) return;
-    last.set(p, sphere);
-    core.refreshWatchers(p, 'presence');
-  });
 }
 
 /** The HTTP rules service: validate (409 with an RFC 4825 §11 body), store through the core, re-evaluate. */

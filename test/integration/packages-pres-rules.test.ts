@@ -216,6 +216,41 @@ describe('watcher authorization by the rules (RFC 5025 §3.2.1, RFC 6665 §4.2.1
     assert.equal(state((await third.notify()).request).state, 'pending');
   });
 
+  test('sphereCheck: a rule for the "work" sphere applies when the published sphere changes to work, and stops after', async () => {
+    const spheres = await startTestServer({ domain: 'example.com', forceActive: false, sphereCheck: true, http: '127.0.0.1:0' });
+    try {
+      const alice = fresh('alice');
+      const doc =
+        `<?xml version="1.0" encoding="UTF-8"?>\n<cr:ruleset xmlns:pr="urn:ietf:params:xml:ns:pres-rules" xmlns:cr="urn:ietf:params:xml:ns:common-policy">` +
+        `<cr:rule id="office"><cr:conditions><cr:identity><cr:one id="sip:boss@example.com"/></cr:identity><cr:sphere value="work"/></cr:conditions>` +
+        `<cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions></cr:rule></cr:ruleset>`;
+      assert.equal((await http('PUT', rulesPath(alice), { server: spheres, body: doc, headers: { 'content-type': AUTH_POLICY } })).status, 201);
+      const withSphere = (sphere: string): string =>
+        `<?xml version="1.0" encoding="UTF-8"?>\n<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" ` +
+        `xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" entity="${alice}"><tuple id="t"><status><basic>open</basic></status></tuple>` +
+        `<dm:person id="p"><rpid:sphere><rpid:${sphere}/></rpid:sphere></dm:person></presence>`;
+      const c = await client(spheres);
+      const first = await publish(c, { aor: alice, body: withSphere('home') });
+      assert.equal(first.status, 200);
+      const boss = await watcher(spheres, { presentity: alice, watcher: 'sip:boss@example.com' });
+      assert.equal((await boss.subscribe(600)).status, 200);
+      assert.equal(state((await boss.notify()).request).state, 'pending', 'at home: the work rule does not apply');
+      const atWork = await publish(c, { aor: alice, body: withSphere('work'), etag: first.headers.get('SIP-ETag') });
+      // Re-decided before it is sent: the first NOTIFY after the change is already the allowed state.
+      const n = (await boss.notify()).request;
+      assert.equal(state(n).state, 'active', 'at work: the rule applies to the live subscription');
+      assert.match(body(n), /rpid:work/);
+      // Back home: the boss must not see the home state; the subscription ends (deactivated: subscribe again).
+      await publish(c, { aor: alice, body: withSphere('home'), etag: atWork.headers.get('SIP-ETag') });
+      const end = (await boss.notify()).request;
+      assert.deepEqual([state(end).state, state(end).params.get('reason')], ['terminated', 'deactivated']);
+      assert.equal(end.body.length, 0, 'the home state is never sent to the boss');
+      await boss.client.expectNoRequest('NOTIFY', 300);
+    } finally {
+      await spheres.stop();
+    }
+  });
+
   test('the presentity always sees its own presence; documents survive a restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'presenced-rules-'));
     const server2 = await startTestServer({ domain: 'example.com', forceActive: false, http: '127.0.0.1:0' }, { dir });
