@@ -1,10 +1,14 @@
 /**
- * Adapts the presence core's management facade (PresenceCore) to the admin port. Where the facade does not
- * offer something the API needs (totals, domain and URI filters, a subscription by id), the adapter derives it
- * from the facade's lists; these scans are O(presentities) or O(subscriptions) per API call, fine for an
- * operator's API and kept out of SIP hot paths.
+ * Adapts the presence core's management facade (PresenceCore) to the admin port: filters, totals and pagination
+ * are the facade's (queryPresentities, querySubscriptions), so the adapter only renames fields.
  */
-import type { CoreEvent as FacadeEvent, CoreStats, PresenceCore, SubscriptionInfo as FacadeSubscription } from '../core/index.js';
+import type {
+  CoreEvent as FacadeEvent,
+  CoreStats,
+  PresenceCore,
+  SubscriptionDetail as FacadeSubscriptionDetail,
+  SubscriptionInfo as FacadeSubscription,
+} from '../core/index.js';
 import {
   CoreRejection,
   type AdminCore,
@@ -20,9 +24,10 @@ import { splitAor } from './uri-pattern.js';
 export type CoreFacade = Pick<
   PresenceCore,
   | 'allowEvents'
-  | 'listPresentities'
+  | 'queryPresentities'
   | 'getPresentity'
-  | 'listSubscriptions'
+  | 'querySubscriptions'
+  | 'getSubscription'
   | 'publish'
   | 'refreshWatchers'
   | 'cleanup'
@@ -30,9 +35,8 @@ export type CoreFacade = Pick<
   | 'onEvent'
 >;
 
-const ALL = Number.MAX_SAFE_INTEGER;
-
-function subscription(s: FacadeSubscription): SubscriptionInfo {
+function subscription(s: FacadeSubscription | FacadeSubscriptionDetail): SubscriptionInfo {
+  const detail = 'localTag' in s ? s : undefined;
   return {
     id: s.id,
     presentity: s.presentity,
@@ -44,8 +48,22 @@ function subscription(s: FacadeSubscription): SubscriptionInfo {
     expiresAt: s.expiresAt,
     createdAt: s.createdAt,
     notifyFailures: s.notifyFailures,
-    dialog: { callId: s.callId, remoteTarget: s.remoteTarget, localSeq: s.localSeq },
+    dialog: {
+      callId: s.callId,
+      remoteTarget: s.remoteTarget,
+      localSeq: s.localSeq,
+      ...(detail !== undefined && {
+        localTag: detail.localTag,
+        remoteTag: detail.remoteTag,
+        localUri: detail.localUri,
+        remoteUri: detail.remoteUri,
+        routeSet: detail.routeSet,
+        remoteSeq: detail.remoteSeq,
+        secure: detail.secure,
+      }),
+    },
     flow: { protocol: s.flow.protocol, address: s.flow.address, port: s.flow.port },
+    ...(detail !== undefined && { version: detail.version, accept: detail.accept }),
   };
 }
 
@@ -162,19 +180,19 @@ export function adaptCoreFacade(core: CoreFacade, now: () => number = Date.now):
     eventPackages: () => core.allowEvents(),
 
     async listPresentities(q) {
-      const all = core
-        .listPresentities({ ...(q.event !== undefined && { event: q.event }), limit: ALL, offset: 0 })
-        .filter(
-          (p) =>
-            (q.domain === undefined || splitAor(p.presentity).domain === q.domain) &&
-            (q.match === undefined || q.match(p.presentity)),
-        );
+      const page = core.queryPresentities({
+        ...(q.event !== undefined && { event: q.event }),
+        ...(q.domain !== undefined && { domain: q.domain }),
+        ...(q.match !== undefined && { match: q.match }),
+        limit: q.limit,
+        offset: q.offset,
+      });
       const items: PresentityEntry[] = [];
-      for (const p of all.slice(q.offset, q.offset + q.limit)) {
+      for (const p of page.items) {
         const e = entry(p.presentity, p.event);
         if (e !== undefined) items.push(e);
       }
-      return { items, total: all.length };
+      return { items, total: page.total };
     },
 
     async getPresentity(uri, event) {
@@ -188,19 +206,19 @@ export function adaptCoreFacade(core: CoreFacade, now: () => number = Date.now):
     },
 
     async listSubscriptions(q) {
-      const all = core
-        .listSubscriptions({
-          ...(q.presentity !== undefined && { presentity: q.presentity }),
-          ...(q.event !== undefined && { event: q.event }),
-          limit: ALL,
-          offset: 0,
-        })
-        .filter((s) => (q.watcher === undefined || s.watcher === q.watcher) && (q.status === undefined || s.status === q.status));
-      return { items: all.slice(q.offset, q.offset + q.limit).map(subscription), total: all.length };
+      const page = core.querySubscriptions({
+        ...(q.presentity !== undefined && { presentity: q.presentity }),
+        ...(q.event !== undefined && { event: q.event }),
+        ...(q.watcher !== undefined && { watcher: q.watcher }),
+        ...(q.status !== undefined && { status: q.status }),
+        limit: q.limit,
+        offset: q.offset,
+      });
+      return { items: page.items.map(subscription), total: page.total };
     },
 
     async getSubscription(id) {
-      const s = core.listSubscriptions({ limit: ALL, offset: 0 }).find((x) => x.id === id);
+      const s = core.getSubscription(id);
       return s === undefined ? undefined : subscription(s);
     },
 
@@ -212,15 +230,14 @@ export function adaptCoreFacade(core: CoreFacade, now: () => number = Date.now):
         ...(r.contentType !== undefined && { contentType: r.contentType }),
         ...(r.body !== undefined && { body: r.body }),
         ...(r.etag !== undefined && { etag: r.etag }),
+        ...(r.sender !== undefined && { sender: r.sender }),
       });
       if (!result.ok) throw new CoreRejection(result.status, `${result.status} ${result.reason}`);
       return { etag: result.etag, expires: result.expires };
     },
 
-    async refreshWatchers(presentity, event) {
-      // Type 0 (re-evaluate authorization) and type 1 both re-send the current state: the facade has one
-      // refresh; authorization is re-checked when the core gains rules (pres-rules, a later issue).
-      return { notified: core.refreshWatchers(presentity, event) };
+    async refreshWatchers(presentity, event, type) {
+      return { notified: core.refreshWatchers(presentity, event, type) };
     },
 
     async cleanup() {

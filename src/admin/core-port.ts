@@ -103,6 +103,8 @@ export interface PublishRequest {
   readonly body: string | undefined;
   /** SIP-If-Match: refresh, modify or remove this publication (RFC 3903 section 4.2). */
   readonly etag: string | undefined;
+  /** The publisher as a Sender header would name it (dialog;sla: not notified of its own change). */
+  readonly sender?: string | undefined;
 }
 
 /**

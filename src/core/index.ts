@@ -16,9 +16,11 @@
  * - `handlePublish(tx)` / `handleSubscribe(tx)` answer the transaction themselves (every outcome, never
  *   throw); NOTIFYs go out through the RequestSender. Before `start()` resolves and after `stop()` they
  *   answer 503 with Retry-After.
- * - Management facade: `listPresentities`, `getPresentity`, `listSubscriptions`, `publish` (a PUBLISH minus
- *   SIP: same checks, durability and notifications; returns `{ok, etag, expires}` or `{ok:false, status,
- *   reason}`), `refreshWatchers`, `cleanup` (expiry sweep now), `stats`, and `onEvent(listener)` for the
+ * - Management facade: `listPresentities`, `getPresentity`, `listSubscriptions`, `queryPresentities` /
+ *   `querySubscriptions` (filters and a total, facade-queries.ts), `getSubscription(id)` (the whole dialog),
+ *   `publish` (a PUBLISH minus SIP, optional `sender`: same checks, durability and notifications; returns
+ *   `{ok, etag, expires}` or `{ok:false, status, reason}`), `refreshWatchers(uri, event, type)` (0: re-authorize
+ *   and send, 1: re-send state), `cleanup` (expiry sweep now), `stats`, and `onEvent(listener)` for the
  *   typed domain events (publication-changed, publication-expired, subscription-created,
  *   subscription-terminated, notify-failed).
  * - Event packages implement {@link EventPackage} (see event-package.ts for every hook and its default)
@@ -32,7 +34,9 @@ export type {
   SubscriptionInfo,
   FacadePublishRequest,
   CoreStats,
+  SubscriptionDetail,
 } from './presence-core.js';
+export type { Page, PageBounds, PresentityFilter, SubscriptionFilter, SubscriptionDialogDetail } from './facade-queries.js';
 export type { PublishResult } from './publish-handler.js';
 export type { DocumentWrite, DocumentDelete, DocumentResult } from './documents.js';
 export type { SweepResult } from './expiry-sweeper.js';

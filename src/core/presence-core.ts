@@ -11,6 +11,16 @@ import { domainChecker, resolveCoreConfig, type CoreConfig } from './config.js';
 import { newCounters, type CoreContext, type CoreLogger } from './context.js';
 import { DocumentIndex, type DocumentDelete, type DocumentResult, type DocumentWrite } from './documents.js';
 import { DomainEvents, type CoreEventListener } from './domain-events.js';
+import {
+  dialogDetail,
+  pageOf,
+  presentityTest,
+  subscriptionTest,
+  type Page,
+  type PresentityFilter,
+  type SubscriptionDialogDetail,
+  type SubscriptionFilter,
+} from './facade-queries.js';
 import type { EventPackage, NotifyBody, PublicationView } from './event-package.js';
 import { EventRegistry } from './event-registry.js';
 import { ExpirySweeper, type SweepResult } from './expiry-sweeper.js';
@@ -76,7 +86,15 @@ export interface FacadePublishRequest {
   readonly body?: string;
   /** Entity-tag to refresh, modify or remove (SIP-If-Match). */
   readonly etag?: string;
+  /**
+   * The publisher, as a SIP PUBLISH's Sender header would name it (OpenSIPS pua_mi sender): packages that keep
+   * a publisher from being notified of its own change (dialog;sla) compare it with subscribers' Contacts.
+   */
+  readonly sender?: string;
 }
+
+/** getSubscription(): the list fields and the whole dialog. */
+export type SubscriptionDetail = SubscriptionInfo & SubscriptionDialogDetail;
 
 export interface CoreStats {
   readonly events: Readonly<Record<string, EventCounts>>;
@@ -287,6 +305,36 @@ export class PresenceCore {
     return out;
   }
 
+  /** Presentities matching the filters (event, domain, AOR test), one page, and how many match in all. */
+  queryPresentities(filter: PresentityFilter = {}): Page<PresentityInfo> {
+    return pageOf(
+      this.#ctx.index.entries(),
+      presentityTest(filter),
+      (e): PresentityInfo => ({ presentity: e.presentity, event: e.event, publications: e.pubs.length, subscriptions: e.subs.size }),
+      filter,
+    );
+  }
+
+  /** Subscriptions matching the filters (presentity, event, watcher, status, domain, AOR test), one page, and the total. */
+  querySubscriptions(filter: SubscriptionFilter = {}): Page<SubscriptionInfo> {
+    const norm = (u: string | undefined): string | undefined | null => (u === undefined ? undefined : (this.#normalise(u) ?? null));
+    const presentity = norm(filter.presentity);
+    const watcher = norm(filter.watcher);
+    if (presentity === null || watcher === null) return { items: [], total: 0 };
+    const index = this.#ctx.index;
+    const source =
+      presentity !== undefined && filter.event !== undefined
+        ? (index.find(presentity, filter.event)?.subs.values() ?? [].values())
+        : index.subscriptions();
+    return pageOf(source, subscriptionTest({ ...filter, presentity, watcher }), infoOf, filter);
+  }
+
+  /** One subscription with its whole dialog state, by id (as listed). */
+  getSubscription(id: string): SubscriptionDetail | undefined {
+    const s = this.#ctx.index.subscription(id);
+    return s === undefined ? undefined : { ...infoOf(s), ...dialogDetail(s) };
+  }
+
   /** Publishes as a PUBLISH would (same checks, durability and notifications), minus SIP. */
   async publish(req: FacadePublishRequest): Promise<PublishResult> {
     const presentity = this.#normalise(req.presentity);
@@ -308,7 +356,7 @@ export class PresenceCore {
       expires: req.expires,
       contentType: req.contentType?.toLowerCase().split(';')[0]!.trim(),
       body: req.body,
-      sender: undefined,
+      sender: req.sender,
     });
   }
 
@@ -318,12 +366,17 @@ export class PresenceCore {
    * rejected, to or from polite-block (neutral state); watcher info is told. With forceActive (and for packages
    * without `authorize`) it only re-sends the state. Returns how many NOTIFYs were queued.
    */
-  refreshWatchers(uri: string, event: string): number {
+  refreshWatchers(uri: string, event: string, type: 0 | 1 = 0): number {
     const presentity = this.#normalise(uri);
     if (presentity === undefined || this.#state !== 'running') return 0;
     const ctx = this.#ctx;
     const pkg = ctx.registry.get(event);
     if (pkg === undefined) return 0;
+    if (type === 1) {
+      // OpenSIPS refreshWatchers type 1: the state changed behind our back; authorization stands, state is re-sent.
+      const entry = ctx.index.find(presentity, event);
+      return entry === undefined ? 0 : this.#notifier.stateChanged(entry);
+    }
     // Remembered waiting watchers count too, so the entry is needed even without subscriptions.
     const e = ctx.index.find(presentity, event) ?? ctx.index.peekOrTransient(presentity, pkg);
     return reauthorize(ctx, this.#notifier, this.#winfo, e).notified;

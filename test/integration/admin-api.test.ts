@@ -300,6 +300,20 @@ describe('admin API (inject, real core)', () => {
       assert.equal(json.dialog.remoteTarget, 'sip:bob@192.0.2.10:5070');
       assert.ok(json.dialog.localSeq >= 1, 'the initial NOTIFY used a CSeq');
       assert.deepEqual(json.flow, { protocol: 'udp', address: '192.0.2.10', port: 5070 });
+      // The whole dialog (RFC 3261 section 12) from the facade's getSubscription.
+      assert.equal(typeof json.dialog.localTag, 'string');
+      assert.equal(typeof json.dialog.remoteTag, 'string');
+      assert.match(json.dialog.localUri, /sip:bob@example\.com/);
+      assert.match(json.dialog.remoteUri, /sip:w2@example\.com/);
+      assert.deepEqual(json.dialog.routeSet, []);
+      assert.equal(json.dialog.remoteSeq, 1);
+      assert.equal(json.dialog.secure, false);
+      assert.deepEqual(json.accept, ['application/pidf+xml']);
+    });
+
+    test('filters compare watcher AORs (parameters and host case do not matter)', async () => {
+      const w1 = (await inject('GET', `/api/subscriptions?watcher=${enc('sip:w1@EXAMPLE.com;transport=tcp')}`)).json();
+      assert.equal(w1.total, 2);
     });
 
     test('404 for an unknown id, 400 for bad filters', async () => {

@@ -41,6 +41,14 @@ const PublishBody = z
       .regex(/^[\x21-\x7e]+$/, { error: 'expected an entity-tag as returned by a previous publish' })
       .optional()
       .describe('Entity-tag of the publication to refresh, modify or remove (RFC 3903 SIP-If-Match).'),
+    sender: z
+      .string()
+      .max(512)
+      .regex(/^sips?:[\x21-\x7e]+$/i, { error: 'expected a SIP URI such as sip:200@192.0.2.10' })
+      .optional()
+      .describe(
+        'The publishing device, as a SIP PUBLISH\'s Sender header would name it (OpenSIPS pua_mi sender): dialog;sla does not notify the subscription whose Contact it is of its own change.',
+      ),
   })
   .superRefine((b, ctx) => {
     // RFC 3903 section 4: initial = body without etag; refresh = etag without body; modify = both; remove = etag, expires 0.
@@ -216,6 +224,7 @@ export function actionRoutes(ctx: AdminContext): void {
           contentType: body.contentType,
           body: body.body,
           etag: body.etag,
+          sender: body.sender,
         });
         return { etag: r.etag, expires: r.expires };
       } catch (error) {
