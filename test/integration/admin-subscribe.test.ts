@@ -14,7 +14,7 @@ import { parseConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { SipTestClient, pidf } from '../support/sip-test-client.js';
-import { publish } from '../support/presence-ua.js';
+import { publish, WatcherDialog } from '../support/presence-ua.js';
 import { openSse, type SseFrame } from './admin-fixtures.js';
 import { ctl } from '../../src/cli/ctl.js';
 import type { CliIo } from '../../src/cli/serve.js';
@@ -64,8 +64,14 @@ async function hookServer(): Promise<Hook> {
 
 const silent = createLogger({ level: 'warn', destination: { write: () => undefined } });
 
-async function start(dir: string, webhook: string, port = 0): Promise<{ server: RunningServer; base: string; sipPort: number }> {
+async function start(
+  dir: string,
+  webhook: string,
+  port = 0,
+  extra: Record<string, unknown> = {},
+): Promise<{ server: RunningServer; base: string; sipPort: number }> {
   const config = parseConfig({
+    ...extra,
     listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`],
     db: `sqlite:${join(dir, 'presenced.db')}`,
     http: '127.0.0.1:0',
@@ -261,5 +267,27 @@ describe('subscribe on behalf over real SIP', () => {
     assert.equal(extra.status, 400);
     assert.equal((await api(s.base, 'GET', '/api/subscribe/unknown-id')).status, 404);
     assert.equal((await api(s.base, 'GET', '/api/subscribe?state=sleeping')).status, 400);
+  });
+});
+
+describe('subscribe on behalf with digest authentication enforced for SUBSCRIBE', () => {
+  test('our own SUBSCRIBE to our own presentity passes the gate; a stranger without credentials is challenged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'presenced-subscribe-auth-'));
+    const s = await start(dir, 'http://127.0.0.1:9/unused', 0, { auth: { mode: 'on', subscribe: true } });
+    const stranger = await SipTestClient.open({ transport: 'udp', serverPort: s.sipPort });
+    const sse = await openSse(`${s.base}/events?type=notify-in`);
+    try {
+      const w = new WatcherDialog(stranger, { presentity: 'sip:alice@example.com', watcher: 'sip:mallory@example.com' });
+      assert.equal((await w.subscribe(600)).status, 401, 'the gate is on for SUBSCRIBE');
+      const created = await api(s.base, 'POST', '/api/subscribe', { presentity: 'sip:alice@example.com', watcher: 'sip:bob@example.com' });
+      assert.equal(created.status, 201);
+      const n = await nextNotify(sse.next, (d) => d['subscription'] === created.json['id']);
+      assert.equal(n['state'], 'active');
+    } finally {
+      sse.close();
+      await stranger.close();
+      await s.server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
