@@ -254,6 +254,82 @@ describe('subscribe on behalf over real SIP', () => {
     assert.equal(un.out, `unsubscribing ${m[1]}\n`);
   });
 
+  test('a remote notifier (target): dialog from its 2xx, its NOTIFYs answered and reported; rejected ends it for good', async () => {
+    // A scripted notifier on its own UDP port; presenced is told to send the subscription there.
+    const notifier = await SipTestClient.open({ transport: 'udp', serverPort: s.sipPort });
+    const sse = await openSse(`${s.base}/events?type=notify-in`);
+    try {
+      const created = await api(s.base, 'POST', '/api/subscribe', {
+        presentity: 'sip:200@pbx.example.net',
+        watcher: 'sip:presenced@example.com',
+        event: 'dialog',
+        expires: 120,
+        target: `sip:127.0.0.1:${notifier.port}`,
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.json));
+      const rid = created.json['id'] as string;
+      const sub = await notifier.nextRequest('SUBSCRIBE', 3000);
+      const req = sub.request;
+      assert.equal(req.uri, 'sip:200@pbx.example.net');
+      assert.equal(req.headers.get('Event'), 'dialog');
+      assert.equal(req.headers.get('Accept'), 'application/dialog-info+xml');
+      assert.equal(req.headers.get('Expires'), '120');
+      const contact = /<([^>]+)>/.exec(req.headers.get('Contact') ?? '')?.[1];
+      assert.ok(contact?.startsWith('sip:127.0.0.1:'), `a Contact we can reach: ${contact}`);
+      const head = (status: number, reason: string, extra: string[]): Buffer =>
+        Buffer.from(
+          [
+            `SIP/2.0 ${status} ${reason}`,
+            ...req.headers.getAll('Via').map((v) => `Via: ${v}`),
+            `From: ${req.headers.get('From')}`,
+            `To: ${req.headers.get('To')};tag=ntf1`,
+            `Call-ID: ${req.headers.get('Call-ID')}`,
+            `CSeq: ${req.headers.get('CSeq')}`,
+            ...extra,
+            'Content-Length: 0',
+            '',
+            '',
+          ].join('\r\n'),
+        );
+      notifier.sendTo(head(200, 'OK', [`Contact: <sip:pbx@127.0.0.1:${notifier.port}>`, 'Expires: 120']), sub.remote);
+      const body = '<?xml version="1.0"?><dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="0" state="full" entity="sip:200@pbx.example.net"/>';
+      const notify = (cseq: number, state: string, b?: string, tag = 'ntf1'): Promise<number> => {
+        const built = notifier.send({
+          method: 'NOTIFY',
+          uri: contact!,
+          from: `${req.headers.get('To')};tag=${tag}`,
+          to: req.headers.get('From')!,
+          callId: req.headers.get('Call-ID')!,
+          cseq,
+          contact: `<sip:pbx@127.0.0.1:${notifier.port}>`,
+          headers: [['Event', 'dialog'], ['Subscription-State', state]],
+          ...(b !== undefined && { body: b, contentType: 'application/dialog-info+xml' }),
+        });
+        return notifier.waitResponse(built.branch, 3000).then((r) => r.status);
+      };
+      assert.equal(await notify(1, 'active;expires=120', body), 200);
+      const n = await nextNotify(sse.next, (d) => d['subscription'] === rid);
+      assert.equal(n['presentity'], 'sip:200@pbx.example.net');
+      assert.equal(n['event'], 'dialog');
+      assert.equal(n['body'], body);
+      const info = (await api(s.base, 'GET', `/api/subscribe/${rid}`)).json;
+      assert.equal(info['state'], 'active');
+      assert.equal((info['dialog'] as Record<string, unknown>)['remoteTag'], 'ntf1');
+      assert.equal((info['dialog'] as Record<string, unknown>)['remoteTarget'], `sip:pbx@127.0.0.1:${notifier.port}`);
+      assert.equal(await notify(2, 'active', undefined, 'other-fork'), 481, 'a second fork is refused');
+      assert.equal(await notify(3, 'terminated;reason=rejected'), 200);
+      const ended = (await api(s.base, 'GET', `/api/subscribe/${rid}`)).json;
+      assert.equal(ended['state'], 'terminated');
+      assert.equal(ended['reason'], 'rejected');
+      await notifier.expectNoRequest('SUBSCRIBE', 300);
+      assert.equal((await api(s.base, 'DELETE', `/api/subscribe/${rid}`)).status, 200);
+      assert.equal((await api(s.base, 'GET', `/api/subscribe/${rid}`)).status, 404, 'a terminated one is forgotten at once');
+    } finally {
+      sse.close();
+      await notifier.close();
+    }
+  });
+
   test('invalid input: 400 with the field named; unknown ids 404', async () => {
     const bad = await api(s.base, 'POST', '/api/subscribe', { presentity: 'alice', watcher: 'sip:bob@example.com' });
     assert.equal(bad.status, 400);
