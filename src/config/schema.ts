@@ -63,6 +63,8 @@ export interface PresencedConfig {
     regEvent: boolean;
   };
   presenceFromRegistration: { enabled: boolean; users: string[]; domains: string[] };
+  proxy: { enabled: boolean; timerC: number };
+  calls: { publishDialogs: boolean; maxDuration: number; earlyTimeout: number };
   api: { tokens: string[]; webhooks: WebhookSpec[] };
   mixDialogPresence: boolean;
   sphereCheck: boolean;
@@ -639,6 +641,42 @@ export const configSchema = z
           kind: 'list',
         }),
       }, { error: 'expected a mapping with keys enabled, users, domains' })
+      .prefault({}),
+    proxy: z
+      .strictObject({
+        enabled: documented(bool().default(true), {
+          description:
+            'Forward calls and messages (INVITE, ACK, BYE, CANCEL, UPDATE, INFO, MESSAGE, REFER, PRACK) between registered users as a stateful proxy (RFC 3261 §16, docs/proxy.md). Effective only with registrar.enabled; off: these methods get 405.',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+        timerC: documented(wholeNumber(181, 3600).default(185), {
+          description: 'Timer C (RFC 3261 §16.6 step 11, more than 3 minutes): a branch ringing this long without a final response is cancelled.',
+          type: 'seconds',
+          kind: 'number',
+        }),
+      }, { error: 'expected a mapping with keys enabled, timerC' })
+      .prefault({}),
+    calls: z
+      .strictObject({
+        publishDialogs: documented(bool().default(true), {
+          description:
+            'Presence from calls (pua_dialoginfo): publish dialog-info (RFC 4235) for the caller and the callee of each call through the proxy, for BLF watchers and mixDialogPresence.',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
+        maxDuration: documented(wholeNumber(60).default(14400), {
+          description:
+            'A confirmed call with no BYE seen (and no RFC 4028 session timer, which ends it sooner) is considered ended after this long.',
+          type: 'seconds',
+          kind: 'number',
+        }),
+        earlyTimeout: documented(wholeNumber(30).default(300), {
+          description: 'A call still trying or ringing after this long is considered ended.',
+          type: 'seconds',
+          kind: 'number',
+        }),
+      }, { error: 'expected a mapping with keys publishDialogs, maxDuration, earlyTimeout' })
       .prefault({}),
     api: z
       .strictObject({

@@ -140,7 +140,8 @@ export function proxyLocation(
     readonly q: number | undefined;
     readonly flow: { readonly protocol: 'udp' | 'tcp'; readonly address: string; readonly port: number; readonly flowId: string | undefined };
   }>,
-  userExists: ((aor: string) => boolean) | undefined,
+  /** Whether a user exists; undefined when there is no user list (open mode). */
+  userExists: (aor: string) => boolean | undefined,
 ): ProxyLocation {
   return {
     lookup(aor) {
@@ -148,7 +149,7 @@ export function proxyLocation(
       if (bindings.length > 0) return bindings;
       // With a user list, a known user with nothing registered is 480; anyone else 404. Without one
       // (open mode) nothing tells a user from a typo: 404, as Kamailio's lookup() does.
-      return userExists !== undefined && userExists(aorKeyOf(aor)) ? [] : undefined;
+      return userExists(aorKeyOf(aor)) === true ? [] : undefined;
     },
   };
 }
