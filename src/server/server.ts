@@ -16,6 +16,7 @@ import { presencedVersion } from '../config/index.js';
 import { MethodRouter, type MethodHandler } from './method-router.js';
 import { AccountsWiring } from './accounts-wiring.js';
 import { StartupGate } from './startup-gate.js';
+import { ProxyWiring, proxyLocation } from './proxy-wiring.js';
 import { outboundWiring } from './outbound-wiring.js';
 import { webhookTarget } from '../admin/index.js';
 
@@ -78,6 +79,12 @@ export function coreConfig(config: PresencedConfig, serverAddress: string | unde
   };
 }
 
+/** The host of a configured server_address, which also names this server (Route and Request-URI checks). */
+function serverAddressHost(serverAddress: string | undefined): string[] {
+  const m = serverAddress === undefined ? null : /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;>]+)/i.exec(serverAddress);
+  return m === null ? [] : [m[1]];
+}
+
 async function bounded(what: string, p: Promise<unknown>, logger: Logger): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
@@ -108,6 +115,17 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
   // Users, registrar, presence from registration and reg event (accounts-wiring.ts); the core gets its store.
   const accounts = new AccountsWiring(config, { store, clock: systemClock, logger });
   const supportedTags = [...SUPPORTED_OPTION_TAGS, ...accounts.supported];
+  // Calls between registered users (proxy-wiring.ts): needs the registrar's location service.
+  const proxy = new ProxyWiring(
+    {
+      enabled: config.proxy.enabled && accounts.registrar !== undefined,
+      timerCMs: config.proxy.timerC * 1000,
+      publishDialogs: config.calls.publishDialogs,
+      callMaxDurationMs: config.calls.maxDuration * 1000,
+      callEarlyTimeoutMs: config.calls.earlyTimeout * 1000,
+    },
+    logger.child({ layer: 'proxy' }),
+  );
   try {
     transport = new TransportLayer({
       listen: config.listen.map((l) => ({ transport: l.transport, host: l.host, port: l.port })),
@@ -139,6 +157,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
       logger: logger.child({ layer: 'router' }),
       // Our own SUBSCRIBEs to our own presentities (subscribe on behalf) carry no credentials.
       auth: outbound.exemptOwnRequests(accounts.gate),
+      ...(proxy.route !== undefined ? { proxy: proxy.route } : {}),
     });
     transactions = new TransactionLayer(transport, router, {
       logger: logger.child({ layer: 'transaction' }),
@@ -165,6 +184,18 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     // Users before the gate opens: until they are loaded, auth mode "auto" would look open.
     await accounts.start(core);
     gate.open(core);
+    const users = accounts.users;
+    const location = accounts.location;
+    proxy.open({
+      transactions,
+      network: transport,
+      // With users, an unknown one is 404 and a known one with nothing registered 480.
+      location: proxyLocation((aor) => location.lookup(aor), (aor) => (users.size === 0 ? undefined : users.get(aor) !== undefined)),
+      clock: systemClock,
+      core,
+      domains: coreConfig(config, serverAddress).domains ?? [],
+      localHosts: serverAddressHost(serverAddress),
+    });
     // After the gate: SUBSCRIBEs to our own presentities are answered by the core over loopback.
     const outboundSubs = await outbound.start({ config, documents: core, transport, sender: transactions, clock: systemClock });
 
@@ -224,6 +255,8 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
           // The API first: event streams end and /ready turns 503 before SIP stops.
           if (a !== undefined) await bounded('admin', a.stop(), log);
           await bounded('outbound subscriptions', outbound.stop(), log);
+          // Calls' dialog publications are removed while the core still runs.
+          await bounded('proxy', proxy.stop(), log);
           // New requests get 503 from here on; requests already in the core finish and commit.
           gate.close();
           accounts.stop();
@@ -244,6 +277,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     // Release what was acquired, in reverse order, then report the original error.
     if (admin) await admin.stop().catch(() => undefined);
     await outbound.stop().catch(() => undefined);
+    await proxy.stop().catch(() => undefined);
     accounts.stop();
     if (core) await core.stop().catch(() => undefined);
     transactions?.stop();
