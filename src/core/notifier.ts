@@ -360,6 +360,9 @@ export class Notifier {
     sub.inFlight = false;
     ctx.counters.notifyInFlight--;
     const status = outcome.status;
+    // Stopping the transaction layer turns NOTIFYs still in flight into local 503s: they say nothing about the
+    // subscriber, and a graceful restart must not end durable subscriptions because of them.
+    if (this.#stopped && outcome.localReason !== undefined) return;
     let ended = false;
     if (status < 200 || status >= 300) {
       ctx.counters.notifyFailed++;

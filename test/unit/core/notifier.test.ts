@@ -114,6 +114,18 @@ describe('RFC 6665 §4.2.2: NOTIFY failures', () => {
     assert.equal(core.listSubscriptions().length, 0);
   });
 
+  test('a local 503 for a NOTIFY in flight at shutdown does not end the subscription in the store', async () => {
+    const sender = manualSender();
+    const { core, store } = await makeCore({ sender });
+    await new Watcher({ presentity: ALICE }).subscribe(core);
+    await core.stop();
+    sender.notifies()[0]!.answer(503, { localReason: 'transport-error' });
+    await settle();
+    const deletions = store.writes.flat().filter((m) => m.kind === 'delete-subscription');
+    assert.equal(deletions.length, 0);
+    assert.equal((await store.load()).subscriptions.length, 1, 'the subscription survives for the next start');
+  });
+
   test('timeout keeps the subscription when endSubOnTimeout is off; the next change is still sent', async () => {
     const sender = manualSender();
     const { core } = await makeCore({ sender, config: { endSubOnTimeout: false } });
