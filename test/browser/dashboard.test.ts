@@ -18,9 +18,10 @@ import { startServer, type RunningServer } from '../../src/server/index.js';
 import { SipTestClient } from '../support/sip-test-client.js';
 import { publish, WatcherDialog } from '../support/presence-ua.js';
 import { adminOnRealCore, pidf as pidfDoc } from '../integration/admin-fixtures.js';
+import { ciRequires } from '../support/ci-requires.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the browser test`;
+const skip = ciRequires(existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the browser test`);
 
 function pidf(entity: string, basic: 'open' | 'closed', activity?: string, note?: string): string {
   const person =

@@ -14,6 +14,7 @@ import { freePort, startTestServer, type TestServer } from '../support/test-serv
 import { SipTestClient } from '../support/sip-test-client.js';
 import { basics, WatcherDialog } from '../support/presence-ua.js';
 import { seedUsers } from '../support/digest-ua.js';
+import { ciRequires } from '../support/ci-requires.js';
 
 const MODULES = '/usr/lib/baresip/modules';
 
@@ -24,7 +25,7 @@ function baresipReady(): string | false {
   return false;
 }
 
-const skip = baresipReady();
+const skip = ciRequires(baresipReady());
 const ALICE = 'sip:alice@example.com';
 
 let server: TestServer;

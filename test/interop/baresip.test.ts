@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startTestServer, type TestServer } from '../support/test-server.js';
+import { ciRequires } from '../support/ci-requires.js';
 
 const MODULES = '/usr/lib/baresip/modules';
 
@@ -22,7 +23,7 @@ function baresipReady(): string | false {
   return false;
 }
 
-const skip = baresipReady();
+const skip = ciRequires(baresipReady());
 
 interface TraceMessage {
   direction: 'out' | 'in';

@@ -13,6 +13,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, repoRoot, startTestServer, type TestServer } from '../support/test-server.js';
+import { ciRequires } from '../support/ci-requires.js';
 
 const HAVE_SIPP = spawnSync('sipp', ['-v'], { encoding: 'utf8', timeout: 5000 }).error === undefined;
 
@@ -71,7 +72,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('sipp busy-lamp field (RFC 4235 over RFC 6665 / RFC 3903)', { skip: HAVE_SIPP ? false : 'sipp is not installed (apt-get install sip-tester)' }, () => {
+describe('sipp busy-lamp field (RFC 4235 over RFC 6665 / RFC 3903)', { skip: ciRequires(HAVE_SIPP ? false : 'sipp is not installed (apt-get install sip-tester)') }, () => {
   test('a sipp watcher sees idle -> trying -> confirmed -> terminated -> idle, versions 0..4; sipp exits 0', { timeout: 60000 }, async () => {
     const ext = String(3000 + Math.floor(Math.random() * 6000));
     const target = `127.0.0.1:${server.port('udp')}`;

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { subscribeDialog, untilLamp } from '../support/call-ua.js';
 import { SipTestClient } from '../support/sip-test-client.js';
 import { freePort, repoRoot, startTestServer, type TestServer } from '../support/test-server.js';
+import { ciRequires } from '../support/ci-requires.js';
 
 const HAVE_SIPP = spawnSync('sipp', ['-v'], { timeout: 5000 }).error === undefined;
 
@@ -41,7 +42,7 @@ function sipp(args: string[], cwd: string, timeoutMs = 30_000): Promise<Run> {
 
 const scenario = (name: string): string => join(repoRoot(), 'test', 'interop', 'scenarios', name);
 
-describe('sipp call through the proxy', { skip: HAVE_SIPP ? false : 'sipp is not installed (apt-get install sip-tester)' }, () => {
+describe('sipp call through the proxy', { skip: ciRequires(HAVE_SIPP ? false : 'sipp is not installed (apt-get install sip-tester)') }, () => {
   let server: TestServer;
   let dir: string;
 

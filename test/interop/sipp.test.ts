@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, repoRoot, startTestServer, type TestServer } from '../support/test-server.js';
+import { ciRequires } from '../support/ci-requires.js';
 
 function installed(cmd: string, args: string[]): boolean {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
@@ -85,7 +86,7 @@ async function sipp(file: string, calls: number, rate: number): Promise<Map<stri
   return lastStats(stat);
 }
 
-describe('sipp scenarios of ../shared/bench', { skip: HAVE_SIPP ? false : 'sipp is not installed (apt-get install sip-tester)' }, () => {
+describe('sipp scenarios of ../shared/bench', { skip: ciRequires(HAVE_SIPP ? false : 'sipp is not installed (apt-get install sip-tester)') }, () => {
   test('publish.xml: 200 initial PUBLISHes of PIDF documents, 0 failed calls', { timeout: 60000 }, async () => {
     const s = await sipp('publish.xml', 200, 200);
     assert.equal(s.get('SuccessfulCall(C)'), '200');
