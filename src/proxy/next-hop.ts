@@ -31,7 +31,7 @@ export const systemResolver: HostResolver = async (host) => {
   }
 };
 
-export type NextHop = { readonly ok: true; readonly dest: Destination } | { readonly ok: false; readonly status: 416 | 503; readonly reason: string };
+export type NextHop = { readonly ok: true; readonly dest: Destination } | { readonly ok: false; readonly status: number; readonly reason: string };
 
 function bare(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;

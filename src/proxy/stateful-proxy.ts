@@ -98,6 +98,8 @@ interface Reject {
 
 const MIN_TIMER_C_MS = 180_001;
 
+const RELAY_FORBIDDEN = { ok: false, status: 403, reason: 'Relaying Forbidden' } as const;
+
 export class StatefulProxy {
   readonly calls: CallTracker;
   readonly #tx: ProxyTransactions;
@@ -299,30 +301,44 @@ export class StatefulProxy {
   /**
    * Next hop of an in-dialog (or loose-routed) request: the first remaining Route; else the remote target,
    * reached at the address the call tracker saw that side at (its NAT source), or the flow of the binding it
-   * registered, or the URI itself.
+   * registered, or the URI itself. Only for dialogs we know of: a call we track, or a request towards a
+   * registered contact of one of our users (which also covers dialogs from before a restart and REFER's
+   * NOTIFYs). Anything else would make a Route naming us a free relay to anywhere.
    */
   async #inDialogHop(pre: PreprocessedRequest, core: RequestCore): Promise<NextHop> {
-    const route = firstRouteUri(pre.routes);
-    if (route !== undefined) return uriTextDestination(route, this.#resolve);
     const known = this.calls.destinationFor(core);
+    const route = firstRouteUri(pre.routes);
+    if (route !== undefined) {
+      if (known === undefined && !(await this.#hasBindings(core.to.uri))) return RELAY_FORBIDDEN;
+      return uriTextDestination(route, this.#resolve);
+    }
     if (known !== undefined && (known.protocol === 'udp' || known.flowId === undefined || this.#net.hasFlow(known.flowId))) {
       return { ok: true, dest: known };
     }
     const target = parseUri(pre.requestUri);
-    if (target instanceof SipParseError) return { ok: false, status: 503, reason: 'Bad Remote Target' };
-    const flow = await this.#bindingFlowFor(core.to.uri, target);
+    if (target instanceof SipParseError) return { ok: false, status: 400, reason: 'Bad Request-URI' };
+    const binding = await this.#bindingFor(core.to.uri, target);
+    if (binding === undefined && known === undefined) return RELAY_FORBIDDEN;
+    const flow = binding === undefined ? undefined : this.#flowDestination(binding);
     if (flow !== undefined) return { ok: true, dest: flow };
     return uriDestination(target, this.#resolve);
   }
 
-  async #bindingFlowFor(to: SipUri, target: SipUri): Promise<Destination | undefined> {
-    if (to.scheme === 'tel' || !this.#local.isOurDomain(to.host)) return undefined;
+  /** The binding of `to` (one of our users) whose contact is `target`. */
+  async #bindingFor(to: SipUri, target: SipUri): Promise<ProxyBinding | undefined> {
+    if (to.scheme === 'tel' || to.user === undefined || !this.#local.isOurDomain(to.host)) return undefined;
     const bindings = await this.#location.lookup(aorKey(to));
     for (const b of bindings ?? []) {
       const u = parseUri(b.uri);
-      if (!(u instanceof SipParseError) && uriEquals(u, target)) return this.#flowDestination(b);
+      if (!(u instanceof SipParseError) && uriEquals(u, target)) return b;
     }
     return undefined;
+  }
+
+  async #hasBindings(to: SipUri): Promise<boolean> {
+    if (to.scheme === 'tel' || to.user === undefined || !this.#local.isOurDomain(to.host)) return false;
+    const bindings = await this.#location.lookup(aorKey(to));
+    return bindings !== undefined && bindings.length > 0;
   }
 
   /**

@@ -239,6 +239,17 @@ describe('stateful proxy: a call between registered users', () => {
     assert.equal(res.status, 481);
   });
 
+  test('no relaying in dialogs either: our Route towards a target that is no call of ours and no registered contact gets 403', async () => {
+    const res = await alice.request({
+      method: 'MESSAGE',
+      uri: 'sip:victim@198.51.100.99:5060',
+      from: `<${ALICE}>;tag=x3`,
+      to: '<sip:victim@elsewhere.example.net>;tag=x4',
+      headers: [['Route', `<sip:127.0.0.1:${stack.udpPort};lr>`]],
+    });
+    assert.equal(res.status, 403);
+  });
+
   test('a request that loops back to us is answered 482 (§16.3 step 4)', async () => {
     // A binding whose contact is the proxy itself, in the AOR's own name: the copy comes straight back.
     stack.bindings.set(`sip:loop@${DOMAIN}`, [{ uri: `sip:loop@${DOMAIN}`, path: [], flow: { protocol: 'udp', address: '127.0.0.1', port: stack.udpPort, flowId: undefined } }]);
