@@ -417,7 +417,7 @@ export const configSchema = z
     }),
     expiresOffset: documented(wholeNumber(0).default(0), {
       description:
-        'Seconds subtracted from the expiry granted to subscribers, so that they refresh before the server expires them.',
+        'Seconds a publication is kept past the Expires granted in the 200 to its PUBLISH (Kamailio expires_offset), so that a refresh arriving a little late still finds it.',
       type: 'seconds',
       kind: 'number',
     }),
