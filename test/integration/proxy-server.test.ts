@@ -2,7 +2,8 @@
  * A full call through the real server: users with digest credentials register (Alice once, Bob from two
  * devices), Alice calls Bob, both devices ring, one answers, the other is cancelled, ACK and BYE go through
  * the Record-Route, and a BLF watcher of Bob sees the lamp go trying/early -> confirmed -> terminated -> idle.
- * Also: 480 for a user with nothing registered, 404 for an unknown one, and the proxy switched off (405).
+ * Also: 480 for a user with nothing registered, 404 for an unknown one, mixDialogPresence fed by the calls
+ * (a presence watcher sees on-the-phone), and the proxy switched off (405).
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,6 +93,56 @@ describe('calls through presenced (registrar + digest + stateful proxy + presenc
       assert.equal((await alice.request(inviteSpec(alice, `sip:nobody@${DOMAIN}`))).status, 404);
     } finally {
       await Promise.all([alice, b1, b2, watcher].map((c) => c.close()));
+      await server.stop();
+    }
+  });
+
+  test('mixDialogPresence: a presence watcher of the callee sees "on the phone" while the call lasts (open mode)', { timeout: 30_000 }, async () => {
+    const server = await startTestServer({ domain: DOMAIN, mixDialogPresence: true });
+    const open = (): Promise<SipTestClient> => SipTestClient.open({ transport: 'udp', serverPort: server.port('udp') });
+    const [alice, bob, watcher] = await Promise.all([open(), open(), open()]);
+    try {
+      for (const [ua, aor, user] of [
+        [alice, ALICE, 'alice'],
+        [bob, BOB, 'bob'],
+      ] as const) {
+        assert.equal((await ua.request(registerSpec({ aor, domain: DOMAIN, contact: `<${ua.contactUri(user)}>`, expires: 300 }))).status, 200);
+      }
+      const sub = await watcher.request({
+        method: 'SUBSCRIBE',
+        uri: BOB,
+        from: `<sip:watcher@${DOMAIN}>;tag=w1`,
+        to: `<${BOB}>`,
+        contact: `<${watcher.contactUri('watcher')}>`,
+        headers: [
+          ['Event', 'presence'],
+          ['Accept', 'application/pidf+xml'],
+          ['Expires', '600'],
+        ],
+      });
+      assert.equal(sub.status, 200);
+      const onThePhone = (n: { request: { body: Buffer } }): boolean => /on-the-phone/.test(n.request.body.toString('utf8'));
+      assert.equal(onThePhone(await watcher.acceptNotify()), false);
+      // Take NOTIFYs as they come, answering each, until one says (or stops saying) on-the-phone.
+      const until = async (want: boolean): Promise<void> => {
+        for (let i = 0; i < 10; i++) if (onThePhone(await watcher.acceptNotify(5000)) === want) return;
+        assert.fail(`no NOTIFY with on-the-phone=${want}`);
+      };
+      const busy = until(true);
+      const inv = alice.send(inviteSpec(alice, BOB));
+      const r = await bob.nextRequest('INVITE');
+      answer(bob, r, 200, { tag: 'mx', contact: bob.contactUri('bob') });
+      const ok = await alice.waitResponse(inv.branch);
+      await busy;
+      const routes = routeSet(ok);
+      const inDialog = { uri: bob.contactUri('bob'), from: `"Alice" <${ALICE}>;tag=${inv.fromTag}`, to: ok.headers.get('To') ?? '', callId: inv.callId };
+      alice.send({ method: 'ACK', ...inDialog, cseq: inv.cseq, headers: routes.map((v): [string, string] => ['Route', v]) });
+      const idle = until(false);
+      alice.send({ method: 'BYE', ...inDialog, cseq: inv.cseq + 1, headers: routes.map((v): [string, string] => ['Route', v]) });
+      answer(bob, await bob.nextRequest('BYE'), 200);
+      await idle;
+    } finally {
+      await Promise.all([alice, bob, watcher].map((c) => c.close()));
       await server.stop();
     }
   });
