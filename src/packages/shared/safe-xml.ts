@@ -7,6 +7,7 @@
  * element count, and reports every failure as a returned value instead of an exception.
  */
 import { SaxesParser, type SaxesTagNS } from 'saxes';
+import { parseXmlFast, pruneWhitespace } from './fast-xml.js';
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
@@ -104,7 +105,22 @@ export function parseXml(text: string, limits?: XmlLimits): XmlElement | XmlErro
   if (text.length > maxBytes || (text.length * 3 > maxBytes && utf8Length(text) > maxBytes)) {
     return new XmlError('XML_TOO_LARGE', `XML document exceeds ${maxBytes} bytes`);
   }
+  // The common well-formed document takes the one-pass path (fast-xml.ts); anything it is not sure of,
+  // including every error, is decided by saxes below, so both paths accept and build the same.
+  return parseXmlFast(text, maxDepth, maxElements) ?? parseWithSaxes(text, maxDepth, maxElements);
+}
 
+/** parseXml without the fast path: the reference the fast path is tested against. */
+export function parseXmlReference(text: string, limits?: XmlLimits): XmlElement | XmlError {
+  if (typeof text !== 'string') return new XmlError('XML_MALFORMED', 'XML input is not a string');
+  const maxBytes = limits?.maxBytes ?? DEFAULT_XML_LIMITS.maxBytes;
+  if (text.length > maxBytes || (text.length * 3 > maxBytes && utf8Length(text) > maxBytes)) {
+    return new XmlError('XML_TOO_LARGE', `XML document exceeds ${maxBytes} bytes`);
+  }
+  return parseWithSaxes(text, limits?.maxDepth ?? DEFAULT_XML_LIMITS.maxDepth, limits?.maxElements ?? DEFAULT_XML_LIMITS.maxElements);
+}
+
+function parseWithSaxes(text: string, maxDepth: number, maxElements: number): XmlElement | XmlError {
   const parser = new SaxesParser({ xmlns: true });
   const stack: XmlElement[] = [];
   // Parallel to `stack`: whether the element has an element child, so whitespace-only text
@@ -183,18 +199,6 @@ export function parseXml(text: string, limits?: XmlLimits): XmlElement | XmlErro
   return root;
 }
 
-const WS_ONLY = /^[ \t\r\n]*$/;
-
-function pruneWhitespace(el: XmlElement): void {
-  const children = el.children;
-  let w = 0;
-  for (let r = 0; r < children.length; r++) {
-    const c = children[r]!;
-    if (!('children' in c) && WS_ONLY.test(c.text)) continue;
-    children[w++] = c;
-  }
-  children.length = w;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Escaping
