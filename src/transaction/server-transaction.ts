@@ -23,8 +23,6 @@ import type { ServerTransaction } from './transaction-user.js';
 export interface ServerTransactionKeys {
   /** §17.2.3 matching key. */
   readonly key: string;
-  /** Key by which a CANCEL finds this transaction (§9.2); '' for none. */
-  readonly cancelKey: string;
   /** §8.2.2.2 merged-request key, when this transaction registered one. */
   readonly mergeKey: string | undefined;
   /** To tag of the request (RFC 2543 matching compares it). */

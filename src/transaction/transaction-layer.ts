@@ -27,7 +27,7 @@ import { TransactionCounters, type TransactionTransport, type TxContext } from '
 import { newBranch, newTag } from './ids.js';
 import { InviteClientTransaction } from './invite-client-transaction.js';
 import { InviteServerTransaction } from './invite-server-transaction.js';
-import { cancelTargetKey, clientKey, hasMagicCookie, mergeKey, sentByKey, serverKey, tagOf } from './keys.js';
+import { clientKey, hasMagicCookie, mergeKey, sentByKey, serverKey, tagOf } from './keys.js';
 import { NonInviteClientTransaction, type FallbackRoute } from './non-invite-client-transaction.js';
 import { NonInviteServerTransaction } from './non-invite-server-transaction.js';
 import { CompletedServerRecord } from './completed-server-record.js';
@@ -95,6 +95,25 @@ export interface TransactionStats extends MethodCountsSnapshot {
 
 const OVERLOAD_RETRY_AFTER_S = '5';
 
+/** Methods tried first when matching a CANCEL to its transaction (§9.2), INVITE being the one that matters. */
+const CANCEL_PROBE_FIRST = ['INVITE'];
+/** Bound on the distinct request methods remembered for CANCEL matching (methods are tokens from the network). */
+const MAX_PROBE_METHODS = 64;
+
+/**
+ * A transaction's place in the matching tables, and its keys. The tables hold this object, not the
+ * transaction, so that handing a completed transaction over to its compact record (Timer J) is one field
+ * write instead of a get and a set per table: with 100k+ entries lingering for Timer J, every Map operation
+ * is a cache miss, and they were a tenth of a PUBLISH's cost.
+ */
+interface Registration extends ServerTransactionKeys {
+  entry: ServerEntry;
+  /** Still the value under `key` in #servers (a later transaction with the same key may take it over). */
+  inServers: boolean;
+  /** Registered under `mergeKey` in #merge. */
+  inMerge: boolean;
+}
+
 export class TransactionLayer implements RequestSender {
   readonly #transport: TransactionTransport;
   readonly #user: TransactionUser;
@@ -105,9 +124,10 @@ export class TransactionLayer implements RequestSender {
   readonly #udpMtu: number;
   readonly #rejectMaxForwardsZero: boolean;
   readonly #requireMaxForwards: boolean;
-  readonly #servers = new Map<string, ServerEntry>();
-  readonly #cancelTargets = new Map<string, ServerEntry>();
-  readonly #merge = new Map<string, ServerEntry>();
+  readonly #servers = new Map<string, Registration>();
+  readonly #merge = new Map<string, Registration>();
+  /** Methods of the server transactions seen, INVITE first: what a CANCEL may target (§9.2). */
+  readonly #probeMethods: string[] = [...CANCEL_PROBE_FIRST];
   readonly #clients = new Map<string, NonInviteClientTransaction | InviteClientTransaction>();
   #stopped = false;
 
@@ -154,10 +174,9 @@ export class TransactionLayer implements RequestSender {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const tx of [...this.#clients.values()]) tx.abort();
-    for (const e of this.#servers.values()) if (e instanceof CompletedServerRecord) e.dispose();
+    for (const r of this.#servers.values()) if (r.entry instanceof CompletedServerRecord) r.entry.dispose();
     this.#ctx.timers.stop();
     this.#servers.clear();
-    this.#cancelTargets.clear();
     this.#merge.clear();
     this.#clients.clear();
   }
@@ -313,7 +332,7 @@ export class TransactionLayer implements RequestSender {
     let core = validated;
     const topViaText = req.headers.getAll('via')[0] ?? '';
     const key = serverKey(req.method, core, req.uri, topViaText);
-    const existing = this.#servers.get(key);
+    const existing = this.#servers.get(key)?.entry;
 
     if (req.method === 'ACK') {
       this.#ctx.methods.requestReceived('ACK');
@@ -357,22 +376,18 @@ export class TransactionLayer implements RequestSender {
       this.#onCancel(req, core, inbound, key, topViaText);
       return;
     }
+    this.#noteMethod(req.method);
 
     // A request the TU forwards as a proxy skips the UAS-only checks (merged requests, Require).
     const proxied = this.#user.isProxied?.(req, core) === true;
     const mk = proxied ? undefined : mergeKey(core);
-    const mergedWith = mk === undefined ? undefined : this.#merge.get(mk);
-    const keys: ServerTransactionKeys = {
-      key,
-      cancelKey: cancelTargetKey(core, req.uri, topViaText),
-      mergeKey: mergedWith === undefined ? mk : undefined,
-      requestToTag: tagOf(core.to),
-    };
+    const mergedWith = mk === undefined ? undefined : this.#merge.get(mk)?.entry;
+    const keys = registration(key, mergedWith === undefined ? mk : undefined, tagOf(core.to));
     const tx =
       req.method === 'INVITE'
         ? new InviteServerTransaction(this.#ctx, req, core, inbound, keys, this.#onServerTerminated)
         : new NonInviteServerTransaction(this.#ctx, req, core, inbound, keys, this.#onServerTerminated);
-    this.#register(tx);
+    this.#register(keys, tx);
     if (tx instanceof InviteServerTransaction) tx.start();
 
     if (this.#rejectMaxForwardsZero && core.maxForwards === 0 && req.method !== 'OPTIONS') {
@@ -406,16 +421,10 @@ export class TransactionLayer implements RequestSender {
 
   /** §9.2: 200 to a CANCEL matching a transaction (487 to a pending INVITE), 481 otherwise. */
   #onCancel(req: SipRequest, core: RequestCore, inbound: InboundContext, key: string, topViaText: string): void {
-    const tx = new NonInviteServerTransaction(
-      this.#ctx,
-      req,
-      core,
-      inbound,
-      { key, cancelKey: '', mergeKey: undefined, requestToTag: tagOf(core.to) },
-      this.#onServerTerminated,
-    );
-    this.#servers.set(key, tx);
-    const target = this.#cancelTargets.get(cancelTargetKey(core, req.uri, topViaText));
+    const keys = registration(key, undefined, tagOf(core.to));
+    const tx = new NonInviteServerTransaction(this.#ctx, req, core, inbound, keys, this.#onServerTerminated);
+    this.#register(keys, tx);
+    const target = this.#cancelTarget(core, req.uri, topViaText);
     if (target === undefined || target.terminated) {
       tx.respond(createResponse(req, core, 481, { toTag: newTag() }));
       return;
@@ -440,27 +449,51 @@ export class TransactionLayer implements RequestSender {
     return out;
   }
 
-  #register(tx: ServerEntry): void {
-    const k = tx.keys;
-    this.#servers.set(k.key, tx);
-    if (k.cancelKey !== '' && !this.#cancelTargets.has(k.cancelKey)) this.#cancelTargets.set(k.cancelKey, tx);
-    if (k.mergeKey !== undefined) this.#merge.set(k.mergeKey, tx);
+  #register(r: Registration, tx: ServerEntry): void {
+    r.entry = tx;
+    const previous = this.#servers.get(r.key);
+    // An RFC 2543 request with another To tag, or a CANCEL, can take over a key: the older one then leaves it alone.
+    if (previous !== undefined) previous.inServers = false;
+    this.#servers.set(r.key, r);
+    r.inServers = true;
+    if (r.mergeKey !== undefined) {
+      this.#merge.set(r.mergeKey, r);
+      r.inMerge = true;
+    }
   }
 
-  /** A server entry ended; `replacement` (a Completed record) takes over its keys when given. */
+  #noteMethod(method: string): void {
+    const m = this.#probeMethods;
+    if (m.length < MAX_PROBE_METHODS && !m.includes(method)) m.push(method);
+  }
+
+  /**
+   * §9.2: the live or completed transaction a CANCEL matches by the §17.2.3 rules except for the method: the
+   * CANCEL's key with each method we have transactions for (INVITE first), never a CANCEL transaction.
+   */
+  #cancelTarget(core: RequestCore, requestUri: string, topViaText: string): ServerEntry | undefined {
+    for (const method of this.#probeMethods) {
+      const r = this.#servers.get(serverKey(method, core, requestUri, topViaText));
+      if (r !== undefined) return r.entry;
+    }
+    return undefined;
+  }
+
+  /** A server entry ended; `replacement` (a Completed record, sharing its keys) takes over its place when given. */
   readonly #onServerTerminated = (tx: ServerEntry, replacement?: ServerEntry): void => {
-    const k = tx.keys;
-    if (this.#servers.get(k.key) === tx) {
-      if (replacement !== undefined) this.#servers.set(k.key, replacement);
-      else this.#servers.delete(k.key);
+    const r = tx.keys as Registration;
+    if (r.entry !== tx) return;
+    if (replacement !== undefined) {
+      r.entry = replacement;
+      return;
     }
-    if (this.#cancelTargets.get(k.cancelKey) === tx) {
-      if (replacement !== undefined) this.#cancelTargets.set(k.cancelKey, replacement);
-      else this.#cancelTargets.delete(k.cancelKey);
+    if (r.inServers) {
+      this.#servers.delete(r.key);
+      r.inServers = false;
     }
-    if (k.mergeKey !== undefined && this.#merge.get(k.mergeKey) === tx) {
-      if (replacement !== undefined) this.#merge.set(k.mergeKey, replacement);
-      else this.#merge.delete(k.mergeKey);
+    if (r.inMerge) {
+      this.#merge.delete(r.mergeKey!);
+      r.inMerge = false;
     }
   };
 
@@ -538,6 +571,20 @@ export class TransactionLayer implements RequestSender {
     sendBytes(this.#ctx, serializeMessage(reply), responseRoute({ via: [top] }, inbound));
   }
 }
+
+/** The keys of a new server transaction, which are also its place in the tables once registered. */
+function registration(key: string, mk: string | undefined, requestToTag: string): Registration {
+  return { key, mergeKey: mk, requestToTag, entry: NO_ENTRY, inServers: false, inMerge: false };
+}
+
+const NO_ENTRY: ServerEntry = {
+  keys: { key: '', mergeKey: undefined, requestToTag: '' },
+  terminated: true,
+  finalSent: true,
+  toTag: () => '',
+  onRetransmission: () => undefined,
+  onCancel: () => undefined,
+};
 
 const LOCAL_503: ClientTransactionOutcome = { status: 503, response: undefined, localReason: 'transport-error' };
 

@@ -356,6 +356,20 @@ describe('CANCEL (RFC 3261 §9.2)', () => {
     assert.equal(h.transport.lastResponse().status, 202);
   });
 
+  test('a CANCEL for a completed non-INVITE (Timer J) finds it: 200; after Timer J it is 481', () => {
+    const h = setup(202);
+    h.transport.deliver(request());
+    h.transport.deliver(request({ method: 'CANCEL' }));
+    assert.deepEqual(
+      h.transport.responses.map((r) => r.response.status),
+      [202, 200],
+    );
+    h.clock.advance(64 * 500 + 1);
+    assert.equal(h.layer.stats().serverTransactions, 0, 'both ended (Timer J for each)');
+    h.transport.deliver(request({ method: 'CANCEL' }));
+    assert.equal(h.transport.lastResponse().status, 481);
+  });
+
   test('a CANCEL after the final response is answered 200 and changes nothing', () => {
     const h = setup(405);
     h.transport.deliver(request({ method: 'INVITE' }));
