@@ -34,8 +34,8 @@ function stateEvent(call: CallSnapshot, side: CallSide): string | undefined {
   return r;
 }
 
-/** The document for the caller (initiator) or the callee (recipient) of a call. */
-export function dialogInfoBody(call: CallSnapshot, side: CallSide, version = 0): string {
+/** One <dialog> element: a call seen from the caller (initiator) or the callee (recipient). */
+export function dialogElement(call: CallSnapshot, side: CallSide): string {
   const self = side === 'initiator' ? call.caller : call.callee;
   const other = side === 'initiator' ? call.callee : call.caller;
   const localTag = side === 'initiator' ? call.callerTag : call.calleeTag;
@@ -47,12 +47,20 @@ export function dialogInfoBody(call: CallSnapshot, side: CallSide, version = 0):
   const event = call.state === 'terminated' ? stateEvent(call, side) : undefined;
   let stateAttrs = event !== undefined ? ` event="${event}"` : '';
   if (call.state === 'terminated' && event === 'rejected' && call.endCode !== undefined) stateAttrs += ` code="${call.endCode}"`;
-  return (
+  return `<dialog ${attrs}><state${stateAttrs}>${call.state}</state>` + participant('local', self) + participant('remote', other) + '</dialog>';
+}
+
+/** A full-state document for `entity` with the given dialogs (none: the idle document). */
+export function dialogInfoDocument(entity: string, dialogs: ReadonlyArray<{ readonly call: CallSnapshot; readonly side: CallSide }>, version = 0): string {
+  let out =
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="${version}" state="full" entity="${escapeXmlAttr(self.aor)}">` +
-    `<dialog ${attrs}><state${stateAttrs}>${call.state}</state>` +
-    participant('local', self) +
-    participant('remote', other) +
-    '</dialog></dialog-info>'
-  );
+    `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="${version}" state="full" entity="${escapeXmlAttr(entity)}">`;
+  for (const d of dialogs) out += dialogElement(d.call, d.side);
+  return out + '</dialog-info>';
+}
+
+/** The document for the caller (initiator) or the callee (recipient) of one call. */
+export function dialogInfoBody(call: CallSnapshot, side: CallSide, version = 0): string {
+  const entity = side === 'initiator' ? call.caller.aor : call.callee.aor;
+  return dialogInfoDocument(entity, [{ call, side }], version);
 }

@@ -1,24 +1,23 @@
 /**
  * Presence from calls (Kamailio/OpenSIPS pua_dialoginfo): every state change of a call seen by the proxy
- * becomes a dialog-info publication, for the caller (direction initiator) and the callee (recipient),
- * through the core facade, so it is stored and notified exactly like a SIP PUBLISH: BLF watchers see the
- * lamp and mix_dialog_presence sees the user busy.
+ * becomes dialog-info for the caller (direction initiator) and the callee (recipient), published through the
+ * core facade, so it is stored and notified exactly like a SIP PUBLISH: BLF watchers see the lamp and
+ * mix_dialog_presence sees the user busy.
  *
- * One publication per call and side, modified in place (RFC 3903 §4.3, its entity-tag) as the call moves
- * trying -> early -> confirmed -> terminated, refreshed before it expires while the call lasts, and
- * removed (RFC 3903 §4.4) a little after the terminated state was published so watchers see it end.
- * Publications for one call and side are strictly ordered; a failed one is logged and the next retried.
+ * One publication per user (not per call: the core bounds publications per presentity, and a receptionist has
+ * many calls), holding a full-state document with every current dialog of that user. It is modified in place
+ * (RFC 3903 §4.3) by the FacadePublisher, which keeps it refreshed and coalesces a burst of changes into the
+ * latest state. A terminated dialog stays in the document a few seconds so watchers see it end; when the user
+ * has no dialog left the publication is removed (RFC 3903 §4.4) and the lamp goes idle.
  */
-import type { FacadePublishRequest, PublishResult } from '../core/index.js';
 import type { Logger } from '../observability/index.js';
 import type { CallSnapshot } from '../proxy/index.js';
 import { TimerQueue, type Clock } from '../transaction/index.js';
-import { DIALOG_INFO_CONTENT_TYPE, dialogInfoBody, type CallSide } from './dialog-info-body.js';
+import { DIALOG_INFO_CONTENT_TYPE, dialogInfoDocument, type CallSide } from './dialog-info-body.js';
+import { FacadePublisher, type PublishingCore } from './facade-publisher.js';
 
-/** The part of the core facade used here. */
-export interface DialogPublishPort {
-  publish(req: FacadePublishRequest): Promise<PublishResult>;
-}
+/** The part of the core facade used here (PresenceCore has it). */
+export type DialogPublishPort = PublishingCore;
 
 /** Anything that reports call state changes (the proxy's CallTracker). */
 export interface CallEventSource {
@@ -31,57 +30,76 @@ export interface DialogInfoPublisherOptions {
   readonly logger: Logger;
   /** Only these AORs get publications (our users); default: all. */
   readonly isLocal?: (aor: string) => boolean;
-  /** Expires of each publication, refreshed at 80 % while the call lasts. Default 600 s. */
+  /** Expires of each publication, refreshed before it lapses while the user has dialogs. Default 600 s. */
   readonly expires?: number;
-  /** How long the terminated state stays published before the publication is removed. Default 5 s. */
+  /** How long a terminated dialog stays in its user's document. Default 5 s. */
   readonly terminatedLingerMs?: number;
   /** Publish "trying" for the callee too when the INVITE is forwarded (Kamailio's callee_trying). Default true. */
   readonly calleeTrying?: boolean;
   /** Publish for the caller (initiator) and for the callee (recipient). Default both. */
   readonly caller?: boolean;
   readonly callee?: boolean;
+  /** Dialogs kept in one user's document; beyond it the oldest ended, then the oldest, are dropped. Default 32. */
+  readonly maxDialogsPerUser?: number;
+  /** Users with dialogs tracked at once. Default 20 000. */
+  readonly maxUsers?: number;
 }
 
-interface Publication {
-  readonly entity: string;
-  etag: string | undefined;
-  chain: Promise<void>;
-  refresh: ReturnType<TimerQueue['schedule']> | undefined;
-  body: string;
-  ended: boolean;
+interface Shown {
+  call: CallSnapshot;
+  readonly side: CallSide;
+  readonly since: number;
+  linger: ReturnType<TimerQueue['schedule']> | undefined;
 }
 
 export interface DialogInfoPublisherStats {
-  readonly live: number;
+  /** Users with a dialog published (or about to be). */
+  readonly users: number;
+  readonly dialogs: number;
   readonly published: number;
   readonly failed: number;
 }
 
+/** How long stop() waits for the removals to be answered. */
+const STOP_WAIT_MS = 2000;
+
 export class DialogInfoPublisher {
-  readonly #core: DialogPublishPort;
-  readonly #log: Logger;
+  readonly #facade: FacadePublisher;
+  readonly #clock: Clock;
   readonly #timers: TimerQueue;
   readonly #isLocal: (aor: string) => boolean;
-  readonly #expires: number;
   readonly #lingerMs: number;
   readonly #calleeTrying: boolean;
-  readonly #sides: CallSide[];
-  readonly #pubs = new Map<string, Publication>();
-  #published = 0;
-  #failed = 0;
+  readonly #sides: CallSide[] = [];
+  readonly #maxDialogs: number;
+  readonly #maxUsers: number;
+  /** AOR -> (call key + side) -> dialog shown. */
+  readonly #users = new Map<string, Map<string, Shown>>();
+  #seq = 0;
   #stopped = false;
 
   constructor(opts: DialogInfoPublisherOptions) {
-    this.#core = opts.core;
-    this.#log = opts.logger;
+    this.#clock = opts.clock;
     this.#timers = new TimerQueue(opts.clock, (err) => opts.logger.error({ err }, 'dialog publisher timer threw'));
+    this.#facade = new FacadePublisher({
+      core: opts.core,
+      event: 'dialog',
+      contentType: DIALOG_INFO_CONTENT_TYPE,
+      expires: opts.expires ?? 600,
+      timers: opts.clock,
+      now: () => opts.clock.wallNow(),
+      logger: opts.logger,
+      // Calls are not tracked across a restart: publications left from before simply expire.
+      owns: () => false,
+      retryMs: 5000,
+    });
     this.#isLocal = opts.isLocal ?? (() => true);
-    this.#expires = opts.expires ?? 600;
     this.#lingerMs = opts.terminatedLingerMs ?? 5000;
     this.#calleeTrying = opts.calleeTrying ?? true;
-    this.#sides = [];
     if (opts.caller !== false) this.#sides.push('initiator');
     if (opts.callee !== false) this.#sides.push('recipient');
+    this.#maxDialogs = opts.maxDialogsPerUser ?? 32;
+    this.#maxUsers = opts.maxUsers ?? 20_000;
   }
 
   /** Starts publishing the calls of `source`. */
@@ -90,12 +108,10 @@ export class DialogInfoPublisher {
   }
 
   stats(): DialogInfoPublisherStats {
-    return { live: this.#pubs.size, published: this.#published, failed: this.#failed };
-  }
-
-  /** Resolves once every publication queued so far was answered (tests, shutdown). */
-  async settled(): Promise<void> {
-    await Promise.all([...this.#pubs.values()].map((p) => p.chain));
+    let dialogs = 0;
+    for (const m of this.#users.values()) dialogs += m.size;
+    const f = this.#facade.stats();
+    return { users: this.#users.size, dialogs, published: f.published, failed: f.failures };
   }
 
   /** One call changed state. */
@@ -106,87 +122,78 @@ export class DialogInfoPublisher {
       if (!this.#isLocal(entity)) continue;
       if (side === 'recipient' && call.state === 'trying' && !this.#calleeTrying) continue;
       const key = `${call.callId}\0${call.callerTag}\0${side}`;
-      let pub = this.#pubs.get(key);
-      if (pub === undefined) {
-        // A call that ends before anything was published leaves nothing to clear.
+      let shown = this.#users.get(entity);
+      const existing = shown?.get(key);
+      if (existing === undefined) {
+        // A call that ends before it was ever shown leaves nothing to show.
         if (call.state === 'terminated') continue;
-        pub = { entity, etag: undefined, chain: Promise.resolve(), refresh: undefined, body: '', ended: false };
-        this.#pubs.set(key, pub);
+        if (shown === undefined) {
+          if (this.#users.size >= this.#maxUsers) continue;
+          shown = new Map();
+          this.#users.set(entity, shown);
+        }
+        shown.set(key, { call, side, since: ++this.#seq, linger: undefined });
+        this.#bound(shown);
+      } else {
+        existing.call = call;
       }
-      if (pub.ended) continue;
-      const body = dialogInfoBody(call, side);
-      pub.body = body;
-      const p = pub;
-      this.#enqueue(p, () => this.#publish(p, body));
       if (call.state === 'terminated') {
-        p.ended = true;
-        this.#timers.cancel(p.refresh);
-        this.#timers.schedule(this.#lingerMs, () => {
-          this.#enqueue(p, () => this.#remove(p));
-          void p.chain.then(() => {
-            if (this.#pubs.get(key) === p) this.#pubs.delete(key);
-          });
+        const s = shown!.get(key)!;
+        this.#timers.cancel(s.linger);
+        s.linger = this.#timers.schedule(this.#lingerMs, () => {
+          const m = this.#users.get(entity);
+          if (m?.get(key) !== s) return;
+          m.delete(key);
+          this.#publish(entity);
         });
       }
+      this.#publish(entity);
     }
   }
 
-  /** Removes every live publication (best effort) and stops; the server calls it before the core stops. */
+  /** Removes every live publication (best effort, bounded in time) and stops; before the core stops. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#timers.stop();
-    for (const p of this.#pubs.values()) this.#enqueue(p, () => this.#remove(p));
-    await this.settled();
-    this.#pubs.clear();
-  }
-
-  #enqueue(p: Publication, fn: () => Promise<void>): void {
-    p.chain = p.chain.then(fn).catch((err: unknown) => {
-      this.#failed++;
-      this.#log.warn({ err, entity: p.entity }, 'dialog-info publication failed');
-    });
-  }
-
-  async #publish(p: Publication, body: string): Promise<void> {
-    const req: FacadePublishRequest = {
-      presentity: p.entity,
-      event: 'dialog',
-      contentType: DIALOG_INFO_CONTENT_TYPE,
-      body,
-      expires: this.#expires,
-      ...(p.etag !== undefined ? { etag: p.etag } : {}),
-    };
-    let r = await this.#core.publish(req);
-    if (!r.ok && r.status === 412 && p.etag !== undefined) {
-      // RFC 3903 §6: the publication expired or was removed meanwhile: publish afresh.
-      p.etag = undefined;
-      r = await this.#core.publish({ ...req, etag: undefined });
+    const entities = [...this.#users.keys()];
+    this.#users.clear();
+    for (const e of entities) this.#facade.set(e, undefined);
+    const deadline = this.#clock.now() + STOP_WAIT_MS;
+    // Bounded in rounds too, so a clock that does not move (tests) cannot hold shutdown.
+    for (let round = 0; round < 10_000 && entities.some((e) => this.#facade.has(e)) && this.#clock.now() < deadline; round++) {
+      await new Promise<void>((r) => setImmediate(r));
     }
-    if (!r.ok) {
-      this.#failed++;
-      this.#log.debug({ entity: p.entity, status: r.status, reason: r.reason }, 'dialog-info publication refused');
+    this.#facade.stop();
+  }
+
+  /** Drops the least useful dialogs of a user beyond the bound: ended ones first, then the oldest. */
+  #bound(shown: Map<string, Shown>): void {
+    while (shown.size > this.#maxDialogs) {
+      let victim: [string, Shown] | undefined;
+      for (const entry of shown) {
+        const v = entry[1];
+        if (victim === undefined) {
+          victim = entry;
+          continue;
+        }
+        const ended = v.call.state === 'terminated';
+        const vEnded = victim[1].call.state === 'terminated';
+        if ((ended && !vEnded) || (ended === vEnded && v.since < victim[1].since)) victim = entry;
+      }
+      if (victim === undefined) return;
+      this.#timers.cancel(victim[1].linger);
+      shown.delete(victim[0]);
+    }
+  }
+
+  #publish(entity: string): void {
+    const shown = this.#users.get(entity);
+    if (shown === undefined || shown.size === 0) {
+      this.#users.delete(entity);
+      this.#facade.set(entity, undefined);
       return;
     }
-    this.#published++;
-    p.etag = r.etag;
-    this.#timers.cancel(p.refresh);
-    p.refresh = undefined;
-    if (!p.ended && !this.#stopped) {
-      p.refresh = this.#timers.schedule(Math.max(1, r.expires) * 800, () => {
-        p.refresh = undefined;
-        this.#enqueue(p, () => this.#publish(p, p.body));
-      });
-    }
-  }
-
-  async #remove(p: Publication): Promise<void> {
-    this.#timers.cancel(p.refresh);
-    p.refresh = undefined;
-    if (p.etag === undefined) return;
-    const etag = p.etag;
-    p.etag = undefined;
-    const r = await this.#core.publish({ presentity: p.entity, event: 'dialog', etag, expires: 0 });
-    if (!r.ok && r.status !== 412) this.#log.debug({ entity: p.entity, status: r.status }, 'dialog-info removal refused');
+    this.#facade.set(entity, dialogInfoDocument(entity, [...shown.values()]));
   }
 }

@@ -30,7 +30,7 @@ export {
   type DialogPublishPort,
   type CallEventSource,
 } from './dialog-info-publisher.js';
-export { dialogInfoBody, dialogId, DIALOG_INFO_CONTENT_TYPE, type CallSide } from './dialog-info-body.js';
+export { dialogInfoBody, dialogInfoDocument, dialogElement, dialogId, DIALOG_INFO_CONTENT_TYPE, type CallSide } from './dialog-info-body.js';
 export {
   OutboundSubscriptions,
   type OutboundRequest,

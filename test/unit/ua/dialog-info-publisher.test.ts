@@ -1,7 +1,8 @@
 /**
  * Presence from calls (pua_dialoginfo): the dialog-info documents published for the caller (initiator) and
- * the callee (recipient) of a call, their RFC 3903 life cycle through the core facade (initial, modify with
- * the entity-tag, refresh, removal after the terminated state), against a recording facade and a manual clock.
+ * the callee (recipient) of a call, one publication per user with all its dialogs, its RFC 3903 life cycle
+ * through the core facade (initial, modify with the entity-tag, refresh, removal once the last dialog ended),
+ * against a recording facade and a manual clock.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import type { FacadePublishRequest, PublishResult } from '../../../src/core/inde
 import { parseDialogInfo } from '../../../src/packages/dialog/index.js';
 import type { CallSnapshot } from '../../../src/proxy/index.js';
 import { ManualClock } from '../../../src/transaction/index.js';
-import { dialogInfoBody, DialogInfoPublisher } from '../../../src/ua/index.js';
+import { dialogInfoBody, dialogInfoDocument, DialogInfoPublisher } from '../../../src/ua/index.js';
 import { DIALOG_INFO_SCHEMA, validateStructure } from '../packages-xml-schemas/structure.js';
 
 const log = pino({ level: 'silent' });
@@ -33,6 +34,9 @@ function call(over: Partial<CallSnapshot> = {}): CallSnapshot {
 
 class FakeCore {
   readonly calls: FacadePublishRequest[] = [];
+  getPresentity(): undefined {
+    return undefined;
+  }
   #n = 0;
   /** Status to answer the next publish with (then 200 again). */
   next: number | undefined;
@@ -86,69 +90,98 @@ describe('dialog-info documents (RFC 4235) for a call', () => {
 });
 
 describe('dialog-info publications through the core facade', () => {
-  test('one publication per side, modified with its entity-tag, removed after the terminated state lingered', async () => {
+  const states = (c: FacadePublishRequest): string[] => [...(c.body ?? '').matchAll(/<state[^>]*>(\w+)</g)].map((m) => m[1]);
+
+  test('one publication per user, modified with its entity-tag as the call moves on, removed once the ended dialog lingered', async () => {
     const clock = new ManualClock();
     const core = new FakeCore();
     const pub = new DialogInfoPublisher({ core, clock, logger: log, terminatedLingerMs: 2000 });
-    pub.onCall(call());
-    pub.onCall(call({ state: 'early', calleeTag: 'b1' }));
-    pub.onCall(call({ state: 'confirmed', calleeTag: 'b1' }));
-    pub.onCall(call({ state: 'terminated', calleeTag: 'b1', endReason: 'remote-bye' }));
-    await pub.settled();
+    for (const c of [call(), call({ state: 'early', calleeTag: 'b1' }), call({ state: 'confirmed', calleeTag: 'b1' }), call({ state: 'terminated', calleeTag: 'b1', endReason: 'remote-bye' })]) {
+      pub.onCall(c);
+      await settle();
+    }
     const forAlice = core.calls.filter((c) => c.presentity === 'sip:alice@example.com');
     assert.deepEqual(
-      forAlice.map((c) => [c.etag, /<state[^>]*>(\w+)</.exec(c.body ?? '')?.[1]]),
+      forAlice.map((c) => [c.etag === undefined ? 'initial' : 'modify', states(c)[0]]),
       [
-        [undefined, 'trying'],
-        ['e1', 'early'],
-        ['e3', 'confirmed'],
-        ['e5', 'terminated'],
+        ['initial', 'trying'],
+        ['modify', 'early'],
+        ['modify', 'confirmed'],
+        ['modify', 'terminated'],
       ],
     );
-    assert.ok(forAlice.every((c) => c.event === 'dialog' && c.contentType === 'application/dialog-info+xml'));
+    assert.ok(forAlice.every((c) => c.event === 'dialog' && c.contentType === 'application/dialog-info+xml' && c.expires === 600));
     assert.equal(core.calls.filter((c) => c.presentity === 'sip:bob@example.com').length, 4);
+    assert.equal(pub.stats().users, 2);
     clock.advance(2000);
-    await pub.settled();
     await settle();
     const removals = core.calls.filter((c) => c.expires === 0);
-    assert.equal(removals.length, 2);
+    assert.deepEqual(removals.map((r) => r.presentity).sort(), ['sip:alice@example.com', 'sip:bob@example.com']);
     assert.ok(removals.every((r) => r.body === undefined && r.etag !== undefined));
-    assert.equal(pub.stats().live, 0);
+    assert.equal(pub.stats().users, 0);
   });
 
-  test('a long call is refreshed before its publication expires; a 412 starts a fresh publication', async () => {
+  test('a user in two calls has both dialogs in one document; the ended one leaves it after the linger', async () => {
     const clock = new ManualClock();
     const core = new FakeCore();
-    const pub = new DialogInfoPublisher({ core, clock, logger: log, expires: 100, caller: true, callee: false });
+    const pub = new DialogInfoPublisher({ core, clock, logger: log, terminatedLingerMs: 1000, caller: false });
+    pub.onCall(call({ callId: 'x1', state: 'confirmed', calleeTag: 't1' }));
+    await settle();
+    pub.onCall(call({ callId: 'x2', state: 'early', calleeTag: 't2' }));
+    await settle();
+    assert.deepEqual(states(core.calls.at(-1)!), ['confirmed', 'early']);
+    const doc = parseDialogInfo(core.calls.at(-1)!.body ?? '');
+    assert.ok(doc.ok);
+    assert.deepEqual(validateStructure(core.calls.at(-1)!.body ?? '', DIALOG_INFO_SCHEMA), []);
+    pub.onCall(call({ callId: 'x1', state: 'terminated', calleeTag: 't1', endReason: 'local-bye' }));
+    await settle();
+    assert.deepEqual(states(core.calls.at(-1)!), ['terminated', 'early']);
+    clock.advance(1000);
+    await settle();
+    assert.deepEqual(states(core.calls.at(-1)!), ['early']);
+    assert.equal(core.calls.filter((c) => c.expires === 0).length, 0, 'still ringing: the publication stays');
+  });
+
+  test('the publication is refreshed before it expires while the call lasts', async () => {
+    const clock = new ManualClock();
+    const core = new FakeCore();
+    const pub = new DialogInfoPublisher({ core, clock, logger: log, expires: 100, callee: false });
     pub.onCall(call({ state: 'confirmed', calleeTag: 'b1' }));
-    await pub.settled();
+    await settle();
     assert.equal(core.calls.length, 1);
     clock.advance(80_000);
     await settle();
     assert.equal(core.calls.length, 2);
     assert.equal(core.calls[1].etag, 'e1');
-    core.next = 412;
-    clock.advance(80_000);
-    await settle();
-    assert.deepEqual(
-      core.calls.slice(2).map((c) => c.etag),
-      ['e2', undefined],
-    );
+    assert.equal(core.calls[1].body, undefined, 'a refresh carries no body (RFC 3903 §4.2)');
   });
 
-  test('only local users get publications; a call ended before anything was published publishes nothing', async () => {
+  test('only local users get publications; a call ended before anything was shown publishes nothing', async () => {
     const clock = new ManualClock();
     const core = new FakeCore();
     const pub = new DialogInfoPublisher({ core, clock, logger: log, isLocal: (aor) => aor.endsWith('@example.com') });
     pub.onCall(call({ caller: { ...call().caller, aor: 'sip:carrier@trunk.example.net' } }));
-    await pub.settled();
+    await settle();
     assert.deepEqual(
       core.calls.map((c) => c.presentity),
       ['sip:bob@example.com'],
     );
     pub.onCall(call({ callId: 'other', state: 'terminated', endReason: 'cancelled' }));
-    await pub.settled();
+    await settle();
     assert.equal(core.calls.length, 1);
+  });
+
+  test('a user bounded to maxDialogsPerUser: ended dialogs are dropped first', async () => {
+    const clock = new ManualClock();
+    const core = new FakeCore();
+    const pub = new DialogInfoPublisher({ core, clock, logger: log, caller: false, maxDialogsPerUser: 2 });
+    pub.onCall(call({ callId: 'k1', state: 'confirmed', calleeTag: 'a' }));
+    pub.onCall(call({ callId: 'k1', state: 'terminated', calleeTag: 'a', endReason: 'local-bye' }));
+    pub.onCall(call({ callId: 'k2', state: 'confirmed', calleeTag: 'b' }));
+    pub.onCall(call({ callId: 'k3', state: 'early', calleeTag: 'c' }));
+    await settle();
+    assert.deepEqual(states(core.calls.at(-1)!), ['confirmed', 'early']);
+    assert.equal(pub.stats().dialogs, 2);
   });
 
   test('stop() removes the live publications', async () => {
@@ -156,8 +189,14 @@ describe('dialog-info publications through the core facade', () => {
     const core = new FakeCore();
     const pub = new DialogInfoPublisher({ core, clock, logger: log });
     pub.onCall(call({ state: 'confirmed', calleeTag: 'b1' }));
-    await pub.settled();
+    await settle();
     await pub.stop();
     assert.equal(core.calls.filter((c) => c.expires === 0).length, 2);
+  });
+
+  test('the idle document has no dialog', () => {
+    const p = parseDialogInfo(dialogInfoDocument('sip:bob@example.com', []));
+    assert.ok(p.ok);
+    assert.equal(p.doc.dialogs.length, 0);
   });
 });
