@@ -253,6 +253,8 @@ export class StatefulProxy {
     const uri = pre.requestUri === req.uri ? core.requestUri : parseUri(pre.requestUri);
     if (uri instanceof SipParseError) return { status: 400, reason: 'Bad Request-URI' };
     if (uri.scheme === 'tel') return { status: 404, reason: 'Not Found' };
+    // RFC 3261 §26.2.2: a SIPS request must travel over TLS on every hop, which this proxy does not offer.
+    if (uri.scheme === 'sips') return { status: 416, reason: 'Unsupported URI Scheme' };
     if (!this.#local.isOurDomain(uri.host)) return { status: 403, reason: 'Relaying Forbidden' };
     if (uri.user === undefined) return { status: 404, reason: 'Not Found' };
     const bindings = await this.#location.lookup(aorKey(uri));

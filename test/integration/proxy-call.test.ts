@@ -224,6 +224,11 @@ describe('stateful proxy: a call between registered users', () => {
     answer(b2, m2, 200);
   });
 
+  test('a SIPS Request-URI gets 416: we cannot keep it on TLS hop by hop (RFC 3261 §26.2.2)', async () => {
+    const res = await alice.request(inviteSpec(alice, `sips:bob@${DOMAIN}`));
+    assert.equal(res.status, 416);
+  });
+
   test('no relaying: an initial request for a foreign domain is refused', async () => {
     const res = await alice.request(inviteSpec(alice, 'sip:someone@elsewhere.example.net'));
     assert.equal(res.status, 403);
