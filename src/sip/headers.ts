@@ -268,6 +268,22 @@ export class SipHeaders implements Iterable<[string, string]> {
     const key = headerKey(name);
     const values = typeof value === 'string' ? [value] : value;
     let at = this.#keys.indexOf(key);
+    if (values.length === 1 && (at < 0 || this.#keys.indexOf(key, at + 1) < 0)) {
+      // One line (or none) replaced by one: in place or appended, without the remove-and-splice below
+      // (the transaction layer stamps the top Via of nearly every request).
+      const display = NAME_OF.get(key) ?? name;
+      const v = cleanValue(values[0]);
+      if (at < 0) {
+        this.#names.push(display);
+        this.#keys.push(key);
+        this.#values.push(v);
+      } else {
+        this.#names[at] = display;
+        this.#values[at] = v;
+      }
+      this.#version++;
+      return;
+    }
     this.#remove(key);
     if (at < 0 || at > this.#keys.length) at = this.#keys.length;
     const display = NAME_OF.get(key) ?? name;

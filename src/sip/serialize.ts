@@ -12,14 +12,17 @@ function oneLine(s: string): string {
  * Writes the start line, the header lines in order (long names), and a Content-Length computed from the
  * body bytes: any Content-Length already present is replaced in place, otherwise one is appended.
  * Content-Length is written even for an empty body, since stream transports require it (§18.3).
+ * `first`: header lines written before the message's own (a transaction's top Via), without copying the
+ * message to add them; names as given, values kept to one line.
  */
-export function serializeMessage(msg: SipMessage): Buffer {
+export function serializeMessage(msg: SipMessage, first?: ReadonlyArray<readonly [string, string]>): Buffer {
   const body = msg.body;
   const cl = 'Content-Length: ' + body.length + '\r\n';
   let head =
     msg.kind === 'request'
       ? oneLine(msg.method) + ' ' + oneLine(msg.uri) + ' SIP/2.0\r\n'
       : 'SIP/2.0 ' + msg.status + ' ' + oneLine(msg.reason) + '\r\n';
+  if (first !== undefined) for (const [name, value] of first) head += name + ': ' + oneLine(value) + '\r\n';
   let wroteCl = false;
   for (const [name, value] of msg.headers) {
     if (name === 'Content-Length') {

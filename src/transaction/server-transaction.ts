@@ -125,7 +125,8 @@ export abstract class BaseServerTransaction implements ServerTransaction, Server
   /** Adds Server when absent and the To tag when the TU forgot it (§8.2.6.2; not on 100 Trying). */
   protected prepare(response: SipResponse): void {
     const h = response.headers;
-    if (this.ctx.serverHeader !== '' && !h.has('server')) h.set('Server', this.ctx.serverHeader);
+    // append, not set: the same line when absent, without set()'s remove-and-splice.
+    if (this.ctx.serverHeader !== '' && !h.has('server')) h.append('Server', this.ctx.serverHeader);
     const toText = h.get('to');
     if (toText === undefined) return;
     const to = parseNameAddr(toText);

@@ -199,7 +199,7 @@ export class TransactionLayer implements RequestSender {
     const branch = options?.branch ?? newBranch();
     const method = request.method;
     let dest = destination;
-    let data = serializeMessage(withTopVia(request, viaText(sentBy, branch)));
+    let data = serializeMessage(request, topLines(request, viaText(sentBy, branch)));
     let sentByStr = sentByString(sentBy);
     let fallback: FallbackRoute | undefined;
     if (dest.protocol === 'udp' && this.#udpMtu > 0 && data.length > this.#udpMtu && options?.noMtuSwitch !== true) {
@@ -209,7 +209,7 @@ export class TransactionLayer implements RequestSender {
       if (tcpSentBy !== undefined) {
         counters.mtuSwitchedToTcp++;
         fallback = { data, dest, sentBy: sentByStr };
-        data = serializeMessage(withTopVia(request, viaText(tcpSentBy, branch)));
+        data = serializeMessage(request, topLines(request, viaText(tcpSentBy, branch)));
         dest = tcpDest;
         sentByStr = sentByString(tcpSentBy);
       }
@@ -595,6 +595,14 @@ function viaText(sentBy: SentBy, branch: string): string {
 
 function sentByString(sentBy: SentBy): string {
   return `${normalizeAddress(sentBy.host)}:${sentBy.port}`;
+}
+
+/**
+ * What withTopVia adds, as lines for serializeMessage: the same bytes without copying the request (the NOTIFY
+ * path: one per watcher and change).
+ */
+function topLines(request: SipRequest, via: string): Array<[string, string]> {
+  return request.headers.has('max-forwards') ? [['Via', via]] : [['Via', via], ['Max-Forwards', '70']];
 }
 
 /** A copy of the request with our Via on top and Max-Forwards defaulted (§8.1.1.6); the caller's object is untouched. */

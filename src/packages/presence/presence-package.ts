@@ -5,7 +5,7 @@
  * (notify_offline_body).
  */
 import type { EventPackage, NotifyBody, PublicationView, PublishVerdict, RelatedState, WatcherContext } from '../../core/event-package.js';
-import { aggregatePidf, closedPidf, composePidf, validatePidf } from './pidf.js';
+import { aggregatePidf, closedPidf, composePidf, validatePidf, type PidfDocument } from './pidf.js';
 import { onThePhonePidf } from './on-the-phone.js';
 
 export const PIDF_CONTENT_TYPE = 'application/pidf+xml';
@@ -28,11 +28,19 @@ export interface PresencePackageOptions {
 
 const OK: PublishVerdict = { ok: true };
 
+/**
+ * Documents validatePublish parsed lately, by body text, for aggregate(): an accepted change is composed for its
+ * watchers right after its commit, so keeping the parsed tree saves parsing every body twice. Bounded: the
+ * publications of one busy event-loop turn fit; anything older is parsed again (documents are immutable).
+ */
+const RECENT_DOCS = 512;
+
 export function createPresencePackage(opts: PresencePackageOptions = {}): EventPackage {
   const offline = opts.notifyOfflineBody === true;
   const mix = opts.mixDialog;
+  const recent = new Map<string, PidfDocument>();
   const pidfPubs = (publications: readonly PublicationView[]) =>
-    publications.map((p) => ({ etag: p.etag, body: p.body, receivedAt: p.receivedAt }));
+    publications.map((p) => ({ etag: p.etag, body: recent.get(p.body) ?? p.body, receivedAt: p.receivedAt }));
   return {
     name: 'presence',
     // RFC 3856 §6.5: PIDF is mandatory and the default when the subscriber sends no Accept.
@@ -43,7 +51,10 @@ export function createPresencePackage(opts: PresencePackageOptions = {}): EventP
     validatePublish(body: string, _contentType: string, ctx): PublishVerdict {
       // RFC 3903 §6 step 5: state that is not valid for the package is a 400; the entity must be the presentity.
       const v = validatePidf(body, ctx.presentity);
-      return v.ok ? OK : { ok: false, status: 400, reason: v.reason };
+      if (!v.ok) return { ok: false, status: 400, reason: v.reason };
+      if (recent.size >= RECENT_DOCS) recent.delete(recent.keys().next().value!);
+      recent.set(body, v.doc);
+      return OK;
     },
 
     ...(mix === undefined ? {} : { dependsOn: [mix.event] }),
