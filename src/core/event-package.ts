@@ -97,8 +97,9 @@ export interface RelatedState {
   composite(event: string): string | undefined;
 }
 
-/** RFC 3858 watcher status and RFC 3857 §3.3 event, as the core reports them to watcher-info packages. */
+/** RFC 3858 §4.2 / RFC 3857 §3.3 watcher status, as the core reports them to watcher-info packages. */
 export type WatcherInfoStatus = 'pending' | 'active' | 'waiting' | 'terminated';
+/** RFC 3858 §4.2 / RFC 3857 §3.4 event: what moved the watcher into its status. */
 export type WatcherInfoEvent =
   | 'subscribe'
   | 'approved'
@@ -109,10 +110,26 @@ export type WatcherInfoEvent =
   | 'giveup'
   | 'noresource';
 
+export const WATCHER_INFO_STATUSES: readonly WatcherInfoStatus[] = ['pending', 'active', 'waiting', 'terminated'];
+export const WATCHER_INFO_EVENTS: readonly WatcherInfoEvent[] = [
+  'subscribe',
+  'approved',
+  'deactivated',
+  'probation',
+  'rejected',
+  'timeout',
+  'giveup',
+  'noresource',
+];
+
 /** One watcher of the watched package (a subscription, or a remembered pending/waiting watcher). */
 export interface WatcherInfoItem {
-  /** Stable for one subscription (or remembered watcher) across documents (RFC 3858 §4.2). */
+  /**
+   * Stable for one subscription (or remembered watcher) across documents (RFC 3858 §4.2), so a partial
+   * document can update it. See {@link watcherItemId}.
+   */
   readonly id: string;
+  /** Watcher URI (the `<watcher>` element content). */
   readonly uri: string;
   readonly status: WatcherInfoStatus;
   readonly event: WatcherInfoEvent;
@@ -121,6 +138,23 @@ export interface WatcherInfoItem {
   readonly durationSubscribed?: number | undefined;
   /** Seconds until it expires (RFC 3858 expiration). */
   readonly expiration?: number | undefined;
+}
+
+/**
+ * Stable, opaque id of one watcher entry (RFC 3858 §4.2: unique within the list, the same across documents)
+ * from its key (dialog id, or presentity+watcher+event for a remembered watcher). Hashing keeps Call-IDs and
+ * tags, which the presentity has no business seeing, out of the document (RFC 3857 §7 privacy).
+ */
+export function watcherItemId(key: string): string {
+  // Two independent 32-bit FNV-1a variants: 64 bits makes collisions among one resource's watchers negligible.
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return `w${(a >>> 0).toString(36)}${(b >>> 0).toString(36)}`;
 }
 
 /** What the core knows about the watchers of one resource when a watcher-info NOTIFY is due (RFC 3857 §4.3). */

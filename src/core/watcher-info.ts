@@ -14,12 +14,14 @@
 import { parseNameAddr, SipParseError } from '../sip/index.js';
 import type { StoreMutation, WatcherRecord } from '../store/store.js';
 import type { CoreContext } from './context.js';
-import type {
-  EventPackage,
-  WatcherContext,
-  WatcherInfoEvent,
-  WatcherInfoItem,
-  WatcherInfoStatus,
+import {
+  WATCHER_INFO_EVENTS,
+  watcherItemId,
+  type EventPackage,
+  type WatcherContext,
+  type WatcherInfoEvent,
+  type WatcherInfoItem,
+  type WatcherInfoStatus,
 } from './event-package.js';
 import { own, WinfoDelta, type Subscription } from './presentity-index.js';
 
@@ -31,24 +33,7 @@ const DAY_MS = 86_400_000;
  */
 export const MAX_REMEMBERED_PER_PRESENTITY = 1000;
 
-const EVENTS: ReadonlySet<string> = new Set<WatcherInfoEvent>([
-  'subscribe', 'approved', 'deactivated', 'probation', 'rejected', 'timeout', 'giveup', 'noresource',
-]);
-
-/**
- * Stable, opaque id of one watcher entry (RFC 3858 §4.2: unique within the list, the same across documents):
- * two 32-bit FNV-1a variants of its key, so ids reveal nothing of Call-IDs or tags.
- */
-export function watcherItemId(key: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
-  }
-  return `w${(a >>> 0).toString(36)}${(b >>> 0).toString(36)}`;
-}
+const EVENTS: ReadonlySet<string> = new Set(WATCHER_INFO_EVENTS);
 
 /** The RFC 3857 event for a subscription that ended with `reason` (RFC 6665 reasons map onto RFC 3857 events). */
 export function endEvent(reason: string): WatcherInfoEvent {

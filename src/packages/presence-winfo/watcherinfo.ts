@@ -6,6 +6,14 @@
  * deterministic serializer, so every attribute value is escaped and output is byte-stable.
  */
 import {
+  WATCHER_INFO_EVENTS,
+  WATCHER_INFO_STATUSES,
+  watcherItemId,
+  type WatcherInfoEvent,
+  type WatcherInfoItem,
+  type WatcherInfoStatus,
+} from '../../core/event-package.js';
+import {
   getAttr,
   isXmlElement,
   parseXml,
@@ -19,49 +27,15 @@ import {
 export const WATCHERINFO_NS = 'urn:ietf:params:xml:ns:watcherinfo';
 export const WATCHERINFO_CONTENT_TYPE = 'application/watcherinfo+xml';
 
-/** RFC 3858 §4.2 / RFC 3857 §3.3 watcher states. */
-export type WatcherStatus = 'pending' | 'active' | 'waiting' | 'terminated';
-
+/** RFC 3858 §4.2 / RFC 3857 §3.3 watcher states (declared once, in the core's package interface). */
+export type WatcherStatus = WatcherInfoStatus;
 /** RFC 3858 §4.2 / RFC 3857 §3.4 events: what moved the watcher into its status. */
-export type WatcherEvent =
-  | 'subscribe'
-  | 'approved'
-  | 'deactivated'
-  | 'probation'
-  | 'rejected'
-  | 'timeout'
-  | 'giveup'
-  | 'noresource';
-
-export const WATCHER_STATUSES: readonly WatcherStatus[] = ['pending', 'active', 'waiting', 'terminated'];
-export const WATCHER_EVENTS: readonly WatcherEvent[] = [
-  'subscribe',
-  'approved',
-  'deactivated',
-  'probation',
-  'rejected',
-  'timeout',
-  'giveup',
-  'noresource',
-];
-
+export type WatcherEvent = WatcherInfoEvent;
 /** One `<watcher>`: a subscription (or a remembered attempt) to the watched resource. */
-export interface WatcherInfoEntry {
-  /**
-   * Stable identifier of this watcher's subscription: the same subscription keeps the same id in
-   * every document (RFC 3858 §4.2), so a partial document can update it. See {@link watcherId}.
-   */
-  readonly id: string;
-  /** Watcher URI (the element content). */
-  readonly uri: string;
-  readonly status: WatcherStatus;
-  readonly event: WatcherEvent;
-  readonly displayName?: string | undefined;
-  /** Seconds the watcher has been subscribed (RFC 3858 duration-subscribed). */
-  readonly durationSubscribed?: number | undefined;
-  /** Seconds until the subscription expires (RFC 3858 expiration). */
-  readonly expiration?: number | undefined;
-}
+export type WatcherInfoEntry = WatcherInfoItem;
+
+export const WATCHER_STATUSES: readonly WatcherStatus[] = WATCHER_INFO_STATUSES;
+export const WATCHER_EVENTS: readonly WatcherEvent[] = WATCHER_INFO_EVENTS;
 
 /** One `<watcher-list>`: the watchers of one resource for one package. */
 export interface WatcherList {
@@ -113,21 +87,10 @@ export function composeWatcherInfo(doc: WatcherInfoDocument): string {
 }
 
 /**
- * A short stable watcher id from a subscription key (dialog id, or presentity+watcher+event for a
- * remembered pending watcher). Hashing keeps Call-IDs and tags, which the presentity has no business
- * seeing, out of the document (RFC 3857 §7 privacy) while staying the same across NOTIFYs.
+ * A short stable watcher id from a subscription key: the core's own (RFC 3857 §7: hashed, so Call-IDs and
+ * tags stay out of the document), so the ids a package computes match those the core reports.
  */
-export function watcherId(key: string): string {
-  // Two independent 32-bit FNV-1a variants: 64 bits makes collisions among one resource's watchers negligible.
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
-  }
-  return `w${(a >>> 0).toString(36)}${(b >>> 0).toString(36)}`;
-}
+export const watcherId: (key: string) => string = watcherItemId;
 
 // ---------------------------------------------------------------------------------------------
 // Reading (structural validation against the RFC 3858 schema)

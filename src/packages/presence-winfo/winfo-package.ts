@@ -13,6 +13,7 @@ import type {
   ExpiresPolicy,
   NotifyBody,
   WatcherContext,
+  WatcherInfoView,
 } from '../../core/event-package.js';
 import { aorKey, isSipParseError, parseUri } from '../../sip/index.js';
 import {
@@ -23,18 +24,8 @@ import {
   type WatcherStatus,
 } from './watcherinfo.js';
 
-/** What the core knows about the watchers of one resource when a winfo NOTIFY is due. */
-export interface WinfoView {
-  /** The watched resource (the presentity AOR, which is also the winfo subscriber's own AOR). */
-  readonly resource: string;
-  /** Every watcher the presentity may know about (RFC 3857 §4.3 default policy: all of them). */
-  readonly watchers: readonly WatcherInfoEntry[];
-  /**
-   * The watchers whose state changed, for a NOTIFY caused by a change; undefined for one caused by
-   * a SUBSCRIBE (or when the core prefers full state, e.g. after an unsubscribe).
-   */
-  readonly changed?: readonly WatcherInfoEntry[] | undefined;
-}
+/** What the core knows about the watchers of one resource when a winfo NOTIFY is due (RFC 3857 §4.3). */
+export type WinfoView = WatcherInfoView;
 
 export interface WatcherInfoPackage extends EventPackage {
   /** The package whose watchers are reported ("presence"). */
