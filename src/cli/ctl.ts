@@ -134,23 +134,50 @@ function pageFooter(page: PageOf<unknown>): string {
   return `${shown} shown (from ${page.offset + 1}) of ${page.total}; use --offset/--limit for more\n`;
 }
 
-const COMMANDS: Record<string, CommandSpec> = {
-  'list-presentities': {
-    options: {
-      event: { type: 'string' },
-      domain: { type: 'string' },
-      uri: { type: 'string' },
-      limit: { type: 'string' },
-      offset: { type: 'string' },
-      bodies: { type: 'boolean' },
-    },
+function prettyJson(json: unknown): string {
+  return JSON.stringify(json, null, 2) + '\n';
+}
+
+/** A paged GET list: string filters and boolean flags as query parameters, plus --limit/--offset (whole numbers). */
+function listCommand(
+  path: string,
+  filters: readonly string[],
+  human: CommandSpec['human'],
+  flags: readonly string[] = [],
+): CommandSpec {
+  const options: Options = {};
+  for (const f of filters) options[f] = { type: 'string' };
+  options['limit'] = { type: 'string' };
+  options['offset'] = { type: 'string' };
+  for (const f of flags) options[f] = { type: 'boolean' };
+  const keys = [...filters, 'limit', 'offset', ...flags];
+  return {
+    options,
     positionals: [],
     request: (v) => {
       intOption(v, 'limit');
       intOption(v, 'offset');
-      return { method: 'GET', path: `/api/presentities${query(v, ['event', 'domain', 'uri', 'limit', 'offset', 'bodies'])}` };
+      return { method: 'GET', path: `${path}${query(v, keys)}` };
     },
-    human: (json, v) => {
+    human,
+  };
+}
+
+/** GET one item by ID under `path`, printed as the API's JSON. */
+function showCommand(path: string): CommandSpec {
+  return {
+    options: {},
+    positionals: ['ID'],
+    request: (_v, [id]) => ({ method: 'GET', path: `${path}/${encodeURIComponent(id!)}` }),
+    human: prettyJson,
+  };
+}
+
+const COMMANDS: Record<string, CommandSpec> = {
+  'list-presentities': listCommand(
+    '/api/presentities',
+    ['event', 'domain', 'uri'],
+    (json, v) => {
       const page = json as PageOf<PresentityItem>;
       const rows = page.items.map((p) => [
         p.uri,
@@ -165,7 +192,8 @@ const COMMANDS: Record<string, CommandSpec> = {
       }
       return out + pageFooter(page);
     },
-  },
+    ['bodies'],
+  ),
 
   'show-presentity': {
     options: { event: { type: 'string' } },
@@ -185,37 +213,13 @@ const COMMANDS: Record<string, CommandSpec> = {
     },
   },
 
-  'list-subscriptions': {
-    options: {
-      presentity: { type: 'string' },
-      event: { type: 'string' },
-      watcher: { type: 'string' },
-      status: { type: 'string' },
-      limit: { type: 'string' },
-      offset: { type: 'string' },
-    },
-    positionals: [],
-    request: (v) => {
-      intOption(v, 'limit');
-      intOption(v, 'offset');
-      return {
-        method: 'GET',
-        path: `/api/subscriptions${query(v, ['presentity', 'event', 'watcher', 'status', 'limit', 'offset'])}`,
-      };
-    },
-    human: (json) => {
-      const page = json as PageOf<SubscriptionItem>;
-      const rows = page.items.map((s) => [s.presentity, s.watcher, s.event, s.status, `${s.expires}s`, s.id]);
-      return table(['PRESENTITY', 'WATCHER', 'EVENT', 'STATUS', 'EXPIRES', 'ID'], rows) + pageFooter(page);
-    },
-  },
+  'list-subscriptions': listCommand('/api/subscriptions', ['presentity', 'event', 'watcher', 'status'], (json) => {
+    const page = json as PageOf<SubscriptionItem>;
+    const rows = page.items.map((s) => [s.presentity, s.watcher, s.event, s.status, `${s.expires}s`, s.id]);
+    return table(['PRESENTITY', 'WATCHER', 'EVENT', 'STATUS', 'EXPIRES', 'ID'], rows) + pageFooter(page);
+  }),
 
-  'show-subscription': {
-    options: {},
-    positionals: ['ID'],
-    request: (_v, [id]) => ({ method: 'GET', path: `/api/subscriptions/${encodeURIComponent(id!)}` }),
-    human: (json) => JSON.stringify(json, null, 2) + '\n',
-  },
+  'show-subscription': showCommand('/api/subscriptions'),
 
   publish: {
     options: {
@@ -296,7 +300,7 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: {},
     positionals: [],
     request: () => ({ method: 'GET', path: '/api/stats' }),
-    human: (json) => JSON.stringify(json, null, 2) + '\n',
+    human: prettyJson,
   },
 
   subscribe: {
@@ -341,34 +345,13 @@ const COMMANDS: Record<string, CommandSpec> = {
     human: (json) => `unsubscribing ${(json as OutboundItem).id}\n`,
   },
 
-  'list-outbound': {
-    options: {
-      presentity: { type: 'string' },
-      watcher: { type: 'string' },
-      event: { type: 'string' },
-      state: { type: 'string' },
-      limit: { type: 'string' },
-      offset: { type: 'string' },
-    },
-    positionals: [],
-    request: (v) => {
-      intOption(v, 'limit');
-      intOption(v, 'offset');
-      return { method: 'GET', path: `/api/subscribe${query(v, ['presentity', 'watcher', 'event', 'state', 'limit', 'offset'])}` };
-    },
-    human: (json) => {
-      const page = json as PageOf<OutboundItem>;
-      const rows = page.items.map((s) => [s.watcher, s.presentity, s.event, s.state, String(s.notifies), s.id]);
-      return table(['WATCHER', 'PRESENTITY', 'EVENT', 'STATE', 'NOTIFIES', 'ID'], rows) + pageFooter(page);
-    },
-  },
+  'list-outbound': listCommand('/api/subscribe', ['presentity', 'watcher', 'event', 'state'], (json) => {
+    const page = json as PageOf<OutboundItem>;
+    const rows = page.items.map((s) => [s.watcher, s.presentity, s.event, s.state, String(s.notifies), s.id]);
+    return table(['WATCHER', 'PRESENTITY', 'EVENT', 'STATE', 'NOTIFIES', 'ID'], rows) + pageFooter(page);
+  }),
 
-  'show-outbound': {
-    options: {},
-    positionals: ['ID'],
-    request: (_v, [id]) => ({ method: 'GET', path: `/api/subscribe/${encodeURIComponent(id!)}` }),
-    human: (json) => JSON.stringify(json, null, 2) + '\n',
-  },
+  'show-outbound': showCommand('/api/subscribe'),
 };
 
 /** Runs `presenced ctl ARGV`; resolves with the exit status. `fetchImpl` is injected by tests. */
@@ -447,6 +430,6 @@ export async function ctl(argv: readonly string[], io: CliIo, fetchImpl: typeof 
     if (res.status === 401) io.stderr('presenced ctl: pass --token or set PRESENCED_TOKEN\n');
     return EXIT_FAILURE;
   }
-  io.stdout(values['json'] === true ? JSON.stringify(json, null, 2) + '\n' : command.human(json, values));
+  io.stdout(values['json'] === true ? prettyJson(json) : command.human(json, values));
   return EXIT_OK;
 }
