@@ -4,28 +4,15 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import net from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliEntry, repoRoot, stopChild } from '../test/support/child-process.js';
 
-/** The repository root: the nearest directory above this file holding package.json (works from src and dist). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 10; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('package.json not found above bench/');
-}
+export { freePort, repoRoot } from '../test/support/child-process.js';
 
 /** How to launch the CLI: the compiled entry when running compiled, else the TypeScript source through tsx. */
 export function cliCommand(): { cmd: string; args: string[] } {
-  const root = repoRoot();
-  const compiled = fileURLToPath(import.meta.url).includes(`${join(root, 'dist')}`);
-  const dist = join(root, 'dist', 'src', 'cli', 'main.js');
-  if (compiled || !existsSync(join(root, 'node_modules', 'tsx'))) return { cmd: process.execPath, args: [dist] };
-  return { cmd: process.execPath, args: ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts')] };
+  return { cmd: process.execPath, args: cliEntry() };
 }
 
 const CLK_TCK = ((): number => {
@@ -34,25 +21,11 @@ const CLK_TCK = ((): number => {
   return Number.isFinite(n) && n > 0 ? n : 100;
 })();
 
-/** A port free for both UDP and TCP on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.on('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const ok = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket('udp4');
-      u.on('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port');
+/** Resident set size of a process in bytes (0 when /proc does not say). */
+function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
 }
 
 /** Sends OPTIONS over UDP until a 200 comes back; resolves false after timeoutMs. */
@@ -144,18 +117,8 @@ export async function startServerProcess(opts: { port: number; db: string; extra
       const ticks = Number(fields[11]) + Number(fields[12]);
       return (ticks * 1e6) / CLK_TCK;
     },
-    rssBytes(): number {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-      return m ? Number(m[1]) * 1024 : 0;
-    },
-    async stop(): Promise<void> {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(t);
-    },
+    rssBytes: () => rssOf(pid),
+    stop: () => stopChild(child, exited, () => child.kill('SIGTERM')),
     output: () => out,
   };
 }
@@ -204,17 +167,7 @@ export async function startMemoryServer(opts: { port: number; db: string }): Pro
         child.send('measure');
       });
     },
-    rssBytes(): number {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-      return m ? Number(m[1]) * 1024 : 0;
-    },
-    async stop(): Promise<void> {
-      if (child.exitCode !== null) return;
-      child.send('stop');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(t);
-    },
+    rssBytes: () => rssOf(pid),
+    stop: () => stopChild(child, exited, () => child.send('stop')),
   };
 }

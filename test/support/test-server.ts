@@ -3,30 +3,15 @@
  * a temporary SQLite database) or as a child process running the CLI (for kill -9 and restart tests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseConfig, type PresencedConfig } from '../../src/config/index.js';
 import { createLogger, type LoggerLevel } from '../../src/observability/index.js';
 import { startServer } from '../../src/server/index.js';
+import { cliEntry, repoRoot, stopChild } from './child-process.js';
 
-/** The repository root: the nearest directory above this file with a package.json (same from src and dist). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 10; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('package.json not found above test/support');
-}
-
-/** True when this file runs compiled (dist/test/support), false under tsx. */
-function runningCompiled(): boolean {
-  return fileURLToPath(import.meta.url).includes(`${join(repoRoot(), 'dist')}`);
-}
+export { freePort, repoRoot } from './child-process.js';
 
 export interface TestServer {
   readonly config: PresencedConfig;
@@ -133,9 +118,7 @@ export interface ServerChild {
  */
 export async function spawnServerProcess(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ServerChild> {
   const root = repoRoot();
-  const entry = runningCompiled()
-    ? [join(root, 'dist', 'src', 'cli', 'main.js')]
-    : ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
+  const entry = cliEntry();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PRESENCED_') && v !== undefined) env[k] = v;
   const withLevel = args.includes('--log-level') ? args : [...args, '--log-level', 'info'];
@@ -216,33 +199,8 @@ export async function spawnServerProcess(args: string[], opts: { timeoutMs?: num
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
-    async stop(timeoutMs = 10000): Promise<number | string> {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
+    stop(timeoutMs = 10000): Promise<number | string> {
+      return stopChild(child, exited, () => child.kill('SIGTERM'), timeoutMs);
     },
   };
-}
-
-/** A port free for both UDP and TCP on 127.0.0.1 (for servers restarted on the same port). */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.on('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const ok = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket('udp4');
-      u.on('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port');
 }
