@@ -2,12 +2,21 @@
  * Choosing the response a forking proxy sends upstream once every branch has a final response
  * (RFC 3261 §16.7 steps 6 and 7). Pure: the response context calls it.
  */
-import type { SipResponse } from '../sip/index.js';
+import { createResponseMessage, type SipResponse } from '../sip/index.js';
 
 /** The final outcome of one branch: a received response, or a status decided locally (timeout, cancel, unreachable). */
 export interface BranchFinal {
   readonly status: number;
   readonly response: SipResponse | undefined;
+}
+
+/** The response as the previous hop must see it: our Via removed (§16.7 step 3); undefined without a Via below ours. */
+export function upstreamCopy(res: SipResponse): SipResponse | undefined {
+  const h = res.headers.clone();
+  const vias = h.getAll('Via');
+  if (vias.length < 2) return undefined;
+  h.set('Via', vias.slice(1));
+  return createResponseMessage(res.status, res.reason, h, res.body);
 }
 
 /** §16.7 step 6: within 4xx these carry what the UAC needs to retry (credentials, media types, extensions, digits). */
@@ -47,4 +56,34 @@ export function authenticateHeaders(finals: readonly BranchFinal[]): { www: stri
     for (const v of f.response.headers.getAll('Proxy-Authenticate')) if (!proxy.includes(v)) proxy.push(v);
   }
   return { www, proxy };
+}
+
+/**
+ * §16.7 steps 6 and 7: the response sent upstream once every branch has a final response, and the best final it
+ * came from. `local(status, reason)` builds a response we decide ourselves (our own To tag): with no final at all
+ * (408), or when the best one cannot be forwarded. A received 503 becomes 500 (the next hop's overload is not
+ * ours); a branch we could not reach at all means the user is registered but not reachable now (480).
+ */
+export function upstreamFinal(
+  finals: readonly BranchFinal[],
+  local: (status: number, reason: string | undefined) => SipResponse,
+): { status: number; response: SipResponse; best: BranchFinal | undefined } {
+  const best = chooseBest(finals);
+  let status = best?.status ?? 408;
+  let response = best?.response !== undefined && status !== 503 ? upstreamCopy(best.response) : undefined;
+  if (response === undefined) {
+    let reason: string | undefined;
+    if (best?.response !== undefined && status === 503) status = 500;
+    else if (status === 503) {
+      status = 480;
+      reason = 'Temporarily Unavailable';
+    }
+    response = local(status, reason);
+  }
+  if (status === 401 || status === 407) {
+    const { www, proxy } = authenticateHeaders(finals);
+    if (www.length > 0) response.headers.set('WWW-Authenticate', www);
+    if (proxy.length > 0) response.headers.set('Proxy-Authenticate', proxy);
+  }
+  return { status, response, best };
 }

@@ -13,7 +13,7 @@
  * a CANCEL may not be sent before a provisional response (§9.1), and the caller should not wait 32 s for
  * a phone that is not there. Its CANCEL still goes out if a provisional arrives later.
  */
-import { createResponse, createResponseMessage, type SipRequest, type SipResponse } from '../sip/index.js';
+import { createResponse, type SipRequest, type SipResponse } from '../sip/index.js';
 import type { Logger } from '../observability/index.js';
 import {
   newTag,
@@ -24,7 +24,7 @@ import {
   type TimerQueue,
 } from '../transaction/index.js';
 import type { Destination, InboundContext } from '../transport/index.js';
-import { authenticateHeaders, chooseBest, type BranchFinal } from './best-response.js';
+import { upstreamCopy, upstreamFinal, type BranchFinal } from './best-response.js';
 
 /** One place the request goes: the copy to send (our Via is added below), where, and the branch id. */
 export interface ProxyTarget {
@@ -66,15 +66,6 @@ interface Branch {
 }
 
 type Upstream = 'pending' | 'accepted' | 'rejected';
-
-/** The response as the previous hop must see it: our Via removed (§16.7 step 3). */
-export function upstreamCopy(res: SipResponse): SipResponse | undefined {
-  const h = res.headers.clone();
-  const vias = h.getAll('Via');
-  if (vias.length < 2) return undefined;
-  h.set('Via', vias.slice(1));
-  return createResponseMessage(res.status, res.reason, h, res.body);
-}
 
 export class InviteContext {
   readonly #tx: ServerTransaction;
@@ -224,33 +215,9 @@ export class InviteContext {
   /** §16.7 steps 6-7 once every branch is final and none was a 2xx. */
   #sendBest(): void {
     const finals = this.#branches.map((b) => b.final).filter((f): f is BranchFinal => f !== undefined);
-    const best = chooseBest(finals);
-    let response: SipResponse | undefined;
-    let status: number;
-    if (best?.response !== undefined && best.status !== 503) {
-      response = upstreamCopy(best.response);
-      status = best.status;
-    } else if (best === undefined) {
-      status = 408;
-    } else {
-      status = best.status;
-    }
-    if (response === undefined) {
-      // A locally decided outcome. §16.7 step 6: a received 503 becomes 500 (the next hop's overload is not
-      // ours); a branch we could not reach at all means the user is registered but not reachable now (480).
-      let reason: string | undefined;
-      if (best?.response !== undefined && status === 503) status = 500;
-      else if (status === 503) {
-        status = 480;
-        reason = 'Temporarily Unavailable';
-      }
-      response = createResponse(this.#tx.request, this.#tx.core, status, { toTag: newTag(), ...(reason ? { reason } : {}) });
-    }
-    if (status === 401 || status === 407) {
-      const { www, proxy } = authenticateHeaders(finals);
-      if (www.length > 0) response.headers.set('WWW-Authenticate', www);
-      if (proxy.length > 0) response.headers.set('Proxy-Authenticate', proxy);
-    }
+    const { status, response } = upstreamFinal(finals, (s, reason) =>
+      createResponse(this.#tx.request, this.#tx.core, s, { toTag: newTag(), ...(reason ? { reason } : {}) }),
+    );
     this.#upstream = 'rejected';
     this.#listener.onRejected(status, this.#cancelled);
     this.#tx.respond(response);

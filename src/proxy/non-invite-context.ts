@@ -12,8 +12,8 @@ import {
   type ServerTransaction,
 } from '../transaction/index.js';
 import type { Destination } from '../transport/index.js';
-import { authenticateHeaders, chooseBest, type BranchFinal } from './best-response.js';
-import { upstreamCopy, type ProxyTarget } from './invite-context.js';
+import { upstreamCopy, upstreamFinal, type BranchFinal } from './best-response.js';
+import type { ProxyTarget } from './invite-context.js';
 
 export interface NonInviteContextDeps {
   readonly transactions: {
@@ -60,24 +60,9 @@ export class NonInviteContext {
       }
     }
     if (this.#finals.length < this.#expected) return;
-    const best = chooseBest(this.#finals);
-    let status = best?.status ?? 408;
-    let response = best?.response !== undefined && status !== 503 ? upstreamCopy(best.response) : undefined;
-    if (response === undefined) {
-      // As for INVITE: a received 503 becomes 500 (§16.7 step 6); an unreachable target, 480.
-      let reason: string | undefined;
-      if (best?.response !== undefined && status === 503) status = 500;
-      else if (status === 503) {
-        status = 480;
-        reason = 'Temporarily Unavailable';
-      }
-      response = createResponse(this.#tx.request, this.#tx.core, status, { toTag: newTag(), ...(reason ? { reason } : {}) });
-    }
-    if (status === 401 || status === 407) {
-      const { www, proxy } = authenticateHeaders(this.#finals);
-      if (www.length > 0) response.headers.set('WWW-Authenticate', www);
-      if (proxy.length > 0) response.headers.set('Proxy-Authenticate', proxy);
-    }
+    const { status, response, best } = upstreamFinal(this.#finals, (s, reason) =>
+      createResponse(this.#tx.request, this.#tx.core, s, { toTag: newTag(), ...(reason ? { reason } : {}) }),
+    );
     this.#answer(status, response, best?.response);
   }
 
