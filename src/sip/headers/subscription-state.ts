@@ -1,9 +1,10 @@
 /** Subscription-State (RFC 6665 §8.2.3): substate-value *( SEMI subexp-params ). */
-import { CLASS, TOKEN, parseBoundedInt, skipWs } from '../chars.js';
+import { parseBoundedInt } from '../chars.js';
 import { SipParseError } from '../errors.js';
-import { formatParams, parseParamsAt } from '../params.js';
+import { formatParams } from '../params.js';
 import type { Params, SubscriptionStateHeader } from '../types.js';
 import { MAX_DELTA_SECONDS } from './expires.js';
+import { parseTokenWithParams } from './token-params.js';
 
 function err(why: string): SipParseError {
   return new SipParseError('SIP_ERR_BAD_HEADER', `Bad header Subscription-State: ${why}`, { header: 'Subscription-State' });
@@ -11,19 +12,9 @@ function err(why: string): SipParseError {
 
 /** The state and reason are lower-cased (case-insensitive tokens); unknown states are kept (extension-substate). */
 export function parseSubscriptionState(text: string): SubscriptionStateHeader | SipParseError {
-  const len = text.length;
-  const i = skipWs(text, 0);
-  let j = i;
-  while (j < len) {
-    const c = text.charCodeAt(j);
-    if (c >= 128 || (CLASS[c] & TOKEN) === 0) break;
-    j++;
-  }
-  if (j === i) return err('missing state');
-  const params: Params = new Map();
-  const end = parseParamsAt(text, j, params);
-  if (end < 0) return err('bad parameter');
-  if (skipWs(text, end) !== len) return err('unexpected text');
+  const v = parseTokenWithParams(text, 'missing state');
+  if (typeof v === 'string') return err(v);
+  const params = v.params;
   let expires: number | undefined;
   let retryAfter: number | undefined;
   let reason: string | undefined;
@@ -44,7 +35,7 @@ export function parseSubscriptionState(text: string): SubscriptionStateHeader | 
     if (re === null) return err('reason without value');
     reason = re.toLowerCase();
   }
-  return { state: text.slice(i, j).toLowerCase(), expires, reason, retryAfter, params };
+  return { state: v.token.toLowerCase(), expires, reason, retryAfter, params };
 }
 
 export function formatSubscriptionState(s: SubscriptionStateHeader): string {
