@@ -1,43 +1,16 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cliFlags, configKeys } from '../../src/config/index.js';
+import { runBin } from '../support/child-process.js';
 
-// Runs the compiled bin: this file is dist/test/integration/cli.test.js, the bin dist/src/cli/main.js.
+// Runs the compiled bin (runBin: dist/src/cli/main.js); this file is dist/test/integration/cli.test.js.
 const here = dirname(fileURLToPath(import.meta.url));
-const bin = join(here, '..', '..', 'src', 'cli', 'main.js');
 const packageJson = join(here, '..', '..', '..', 'package.json');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  // A hermetic environment: a PRESENCED_* variable from the developer's shell must not change the outcome.
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PRESENCED_') && v !== undefined) env[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`presenced ${args.join(' ')} did not exit within 15 s`));
-    }, 15_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = runBin;
 
 describe('presenced command line', () => {
   test('--help documents every flag and every environment variable, and exits 0', async () => {

@@ -2,7 +2,7 @@
  * Helpers for running presenced as a child process, shared by the integration tests (test-server.ts) and the
  * benchmarks (bench/server-process.ts). No src/ imports, so a benchmark does not load the server in its own process.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { existsSync } from 'node:fs';
@@ -63,4 +63,38 @@ export async function stopChild<T>(child: ChildProcess, exited: Promise<T>, ask:
   } finally {
     clearTimeout(t);
   }
+}
+
+/** The environment without PRESENCED_* variables: one from the developer's shell must not change a test's outcome. */
+export function hermeticEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PRESENCED_') && v !== undefined) env[k] = v;
+  return env;
+}
+
+export interface BinRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the compiled bin (dist/src/cli/main.js, as npm links it) to completion; rejects after 15 s. */
+export function runBin(args: string[], extraEnv: Record<string, string> = {}): Promise<BinRun> {
+  const bin = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...hermeticEnv(), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`presenced ${args.join(' ')} did not exit within 15 s`));
+    }, 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

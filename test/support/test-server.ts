@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseConfig, type PresencedConfig } from '../../src/config/index.js';
 import { createLogger, type LoggerLevel } from '../../src/observability/index.js';
 import { startServer } from '../../src/server/index.js';
-import { cliEntry, repoRoot, stopChild } from './child-process.js';
+import { cliEntry, hermeticEnv, repoRoot, stopChild } from './child-process.js';
 
 export { freePort, repoRoot } from './child-process.js';
 
@@ -119,8 +119,7 @@ export interface ServerChild {
 export async function spawnServerProcess(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ServerChild> {
   const root = repoRoot();
   const entry = cliEntry();
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PRESENCED_') && v !== undefined) env[k] = v;
+  const env = hermeticEnv();
   const withLevel = args.includes('--log-level') ? args : [...args, '--log-level', 'info'];
   const child = spawn(process.execPath, [...entry, ...withLevel], {
     cwd: root,
