@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readApiAnswer } from './api-answer.js';
 import type { CliIo } from './serve.js';
 
 const EXIT_OK = 0;
@@ -416,20 +417,8 @@ export async function ctl(argv: readonly string[], io: CliIo, fetchImpl: typeof 
     io.stderr(`presenced ctl: cannot reach ${base} (${why}); is presenced running with http enabled?\n`);
     return EXIT_FAILURE;
   }
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    io.stderr(`presenced ctl: ${base} answered HTTP ${res.status} with a body that is not JSON\n`);
-    return EXIT_FAILURE;
-  }
-  if (!res.ok) {
-    const err = (json as { error?: { code?: string; message?: string } }).error;
-    io.stderr(`presenced ctl: ${err?.code ?? `HTTP ${res.status}`}: ${err?.message ?? text}\n`);
-    if (res.status === 401) io.stderr('presenced ctl: pass --token or set PRESENCED_TOKEN\n');
-    return EXIT_FAILURE;
-  }
+  const json = await readApiAnswer(res, base, 'presenced ctl', io);
+  if (json === undefined) return EXIT_FAILURE;
   io.stdout(values['json'] === true ? prettyJson(json) : command.human(json, values));
   return EXIT_OK;
 }

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type PresencedConfig } from '../config/index.js';
 import { openStore, type PresenceStore } from '../store/index.js';
 import { UserInputError, userIdentity, userRecord } from '../auth/index.js';
+import { readApiAnswer } from './api-answer.js';
 import type { CliIo } from './serve.js';
 
 const EXIT_OK = 0;
@@ -218,20 +219,8 @@ async function viaApi(
     io.stderr(`presenced user: cannot reach ${base} (${error instanceof Error ? error.message : String(error)})\n`);
     return EXIT_FAILURE;
   }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    io.stderr(`presenced user: ${base} answered HTTP ${res.status} with a body that is not JSON\n`);
-    return EXIT_FAILURE;
-  }
-  if (!res.ok) {
-    const err = (parsed as { error?: { code?: string; message?: string } }).error;
-    io.stderr(`presenced user: ${err?.code ?? `HTTP ${res.status}`}: ${err?.message ?? text}\n`);
-    if (res.status === 401) io.stderr('presenced user: pass --token or set PRESENCED_TOKEN\n');
-    return EXIT_FAILURE;
-  }
+  const parsed = await readApiAnswer(res, base, 'presenced user', io);
+  if (parsed === undefined) return EXIT_FAILURE;
   if (json) io.stdout(JSON.stringify(parsed, null, 2) + '\n');
   else if (name === 'list') io.stdout(table((parsed as { items: UserView[] }).items));
   else if (name === 'add') io.stdout(`${res.status === 201 ? 'created' : 'password changed'}: ${aor!} (via ${base})\n`);
