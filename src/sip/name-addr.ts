@@ -4,7 +4,7 @@
  */
 import { CLASS, TOKEN, skipWs, trimWs } from './chars.js';
 import { SipParseError } from './errors.js';
-import { formatParams, parseParamsAt, quote, scanQuoted, unescapeQuoted } from './params.js';
+import { EMPTY_PARAMS, formatParams, hasParamsAt, parseParamsAt, quote, scanQuoted, unescapeQuoted } from './params.js';
 import type { NameAddr, Params } from './types.js';
 import { formatUri, parseUri } from './uri.js';
 
@@ -69,7 +69,7 @@ export function parseNameAddr(text: string): NameAddr | SipParseError {
   }
   const uri = parseUri(uriText);
   if (uri instanceof SipParseError) return uri;
-  const params: Params = new Map();
+  const params: Params = hasParamsAt(text, i) ? new Map() : EMPTY_PARAMS;
   const end = parseParamsAt(text, i, params);
   if (end < 0) return err(text, 'bad parameter');
   if (skipWs(text, end) !== len) return err(text, 'unexpected text after address');

@@ -24,14 +24,15 @@ export function serializeMessage(msg: SipMessage, first?: ReadonlyArray<readonly
       : 'SIP/2.0 ' + msg.status + ' ' + oneLine(msg.reason) + '\r\n';
   if (first !== undefined) for (const [name, value] of first) head += name + ': ' + oneLine(value) + '\r\n';
   let wroteCl = false;
-  for (const [name, value] of msg.headers) {
+  // forEachLine, not the iterator: no [name, value] pair and iterator result per line.
+  msg.headers.forEachLine((name, value) => {
     if (name === 'Content-Length') {
       if (!wroteCl) head += cl;
       wroteCl = true;
-      continue;
+      return;
     }
     head += name + ': ' + value + '\r\n';
-  }
+  });
   if (!wroteCl) head += cl;
   head += '\r\n';
   const hl = Buffer.byteLength(head, 'utf8');

@@ -4,6 +4,7 @@
  */
 import { CLASS, DIGIT, HNV, HOST, PARAMCHAR, PASSWORD, USER } from './chars.js';
 import { SipParseError } from './errors.js';
+import { EMPTY_PARAMS, EMPTY_URI_HEADERS } from './params.js';
 import type { Params, SipUri } from './types.js';
 
 const MAX_URI_LENGTH = 8192;
@@ -211,7 +212,7 @@ function parseTel(text: string, i: number): SipUri | SipParseError {
   }
   if (i === ns) return uriError(text, 'empty telephone number');
   const numberEnd = i;
-  const params: Params = new Map();
+  const params: Params = i < len && text.charCodeAt(i) === 59 ? new Map() : EMPTY_PARAMS;
   i = parseUriParams(text, i, params, true);
   if (i < 0) return uriError(text, 'bad parameter');
   if (i !== len) return uriError(text, 'unexpected character');
@@ -222,7 +223,7 @@ function parseTel(text: string, i: number): SipUri | SipParseError {
     host: '',
     port: undefined,
     params,
-    headers: new Map(),
+    headers: EMPTY_URI_HEADERS,
   };
 }
 
@@ -273,10 +274,11 @@ export function parseUri(text: string): SipUri | SipParseError {
   const hp = { host: '', port: undefined as number | undefined };
   i = scanHostPort(text, i, hp);
   if (i < 0) return uriError(text, 'bad host or port');
-  const params: Params = new Map();
+  // Shared empty maps when there are none (most URIs inside name-addrs): see EMPTY_PARAMS.
+  const params: Params = i < len && text.charCodeAt(i) === 59 ? new Map() : EMPTY_PARAMS;
   i = parseUriParams(text, i, params, false);
   if (i < 0) return uriError(text, 'bad parameter');
-  const headers = new Map<string, string>();
+  const headers = i < len && text.charCodeAt(i) === 63 ? new Map<string, string>() : EMPTY_URI_HEADERS;
   i = parseUriHeaders(text, i, headers);
   if (i < 0) return uriError(text, 'bad header');
   if (i !== len) return uriError(text, 'unexpected character');

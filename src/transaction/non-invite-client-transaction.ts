@@ -14,6 +14,8 @@ import type { TxContext } from './context.js';
 import type { TimerEntry } from './timer-queue.js';
 import type { ClientTransactionOutcome } from './transaction-user.js';
 
+const NO_BYTES = Buffer.alloc(0);
+
 export type NonInviteClientState = 'trying' | 'proceeding' | 'completed' | 'terminated';
 
 /** A second way to send the same request, tried once if the first fails at the transport (§18.1.1). */
@@ -89,9 +91,12 @@ export class NonInviteClientTransaction {
     }
     this.#finish({ status: response.status, response });
     this.#state = 'completed';
-    // Timer K absorbs retransmitted finals; zero on reliable transports.
+    // Timer K absorbs retransmitted finals; zero on reliable transports. Completed never sends again, so the
+    // request bytes (and the pool slab they are a slice of) are not kept for those T4 seconds.
+    this.#data = NO_BYTES;
+    this.#fallback = undefined;
     if (this.#reliable) this.#terminate();
-    else this.#timerK = this.#ctx.timers.schedule(this.#ctx.t4, () => this.#terminate());
+    else this.#timerK = this.#ctx.timers.schedule(this.#ctx.t4, this.#onTimerK);
   }
 
   /** Ends the transaction with a synthesized 503 (layer shutdown). */
@@ -145,6 +150,11 @@ export class NonInviteClientTransaction {
     this.#send();
     this.#intervalE = this.#state === 'proceeding' ? this.#ctx.t2 : Math.min(2 * this.#intervalE, this.#ctx.t2);
     this.#timerE = this.#ctx.timers.schedule(this.#intervalE, this.#onTimerE);
+  };
+
+  readonly #onTimerK = (): void => {
+    this.#timerK = undefined;
+    this.#terminate();
   };
 
   readonly #onTimerF = (): void => {

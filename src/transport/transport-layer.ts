@@ -247,12 +247,16 @@ export class TransportLayer {
 
   #sendUdp(data: Buffer, dest: Destination, local: LocalBinding | undefined): Promise<void> {
     const family = isIPv6Address(dest.address) ? 6 : 4;
+    // Loops, not find() with closures: this runs for every datagram we send.
+    const udp = this.#udp;
     let listener: UdpListener | undefined;
     if (local !== undefined) {
       const addr = normalizeAddress(local.address);
-      listener = this.#udp.find((l) => l.port === local.port && l.address === addr);
+      for (let i = 0; i < udp.length && listener === undefined; i++) {
+        if (udp[i]!.port === local.port && udp[i]!.address === addr) listener = udp[i];
+      }
     }
-    listener ??= this.#udp.find((l) => l.family === family);
+    for (let i = 0; i < udp.length && listener === undefined; i++) if (udp[i]!.family === family) listener = udp[i];
     if (listener === undefined) return Promise.reject(new Error(`no UDP listener for IPv${family}`));
     if (data.length > this.#maxMessageSize) {
       return Promise.reject(new Error(`message of ${data.length} bytes exceeds maxMessageSize`));

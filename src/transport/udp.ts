@@ -3,6 +3,8 @@
  * its own address, so responses leave from the address:port the request reached.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import type { Logger } from '../observability/index.js';
 import { isIPv6Address, normalizeAddress } from './address.js';
 
@@ -32,7 +34,7 @@ export class UdpListener {
 
   async start(): Promise<void> {
     // ipv6Only, so that "::" and "0.0.0.0" (or ::1 and 127.0.0.1) can be bound to the same port side by side.
-    const socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6 });
+    const socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6, lookup: literalFirstLookup });
     this.#socket = socket;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
@@ -92,4 +94,20 @@ export class UdpListener {
       }
     });
   }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * dgram resolves the destination of every send, and for an IP literal Node's default lookup answers on the
+ * next tick: a closure and a tick per datagram. Our destinations are almost always literals (Via received,
+ * flows), so they are answered at once; names still go to dns.lookup.
+ */
+function literalFirstLookup(hostname: string, options: LookupOneOptions, callback: LookupCallback): void {
+  const family = isIP(hostname);
+  if (family !== 0) {
+    callback(null, hostname, family);
+    return;
+  }
+  dnsLookup(hostname, options, callback);
 }
