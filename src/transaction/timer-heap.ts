@@ -4,12 +4,16 @@
  * retransmission timer leaves no garbage behind, which matters with 100k+ live transactions.
  */
 
-/** One scheduled callback. Opaque to callers; `index` is -1 once fired or cancelled. */
+/**
+ * One scheduled callback. Opaque to callers; `index` is -1 once fired or cancelled, its heap slot while in a
+ * heap, and LANED while in one of TimerQueue's fixed-delay lanes (`lane` then names it).
+ */
 export class TimerEntry {
   at: number;
   readonly seq: number;
   fn: () => void;
   index = -1;
+  lane: object | undefined = undefined;
 
   constructor(at: number, seq: number, fn: () => void) {
     this.at = at;
@@ -18,7 +22,10 @@ export class TimerEntry {
   }
 }
 
-function before(a: TimerEntry, b: TimerEntry): boolean {
+export const LANED = -2;
+
+/** Firing order: due time, then scheduling order. */
+export function before(a: TimerEntry, b: TimerEntry): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
@@ -35,7 +42,11 @@ export class TimerHeap {
   }
 
   push(at: number, fn: () => void): TimerEntry {
-    const entry = new TimerEntry(at, this.#seq++, fn);
+    return this.insert(new TimerEntry(at, this.#seq++, fn));
+  }
+
+  /** Inserts an entry made by the caller (who then owns the sequence numbers). */
+  insert(entry: TimerEntry): TimerEntry {
     const items = this.#items;
     entry.index = items.length;
     items.push(entry);

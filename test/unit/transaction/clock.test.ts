@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ManualClock } from '../../../src/transaction/clock.js';
 import { TimerQueue } from '../../../src/transaction/timer-queue.js';
 import { TimerHeap } from '../../../src/transaction/timer-heap.js';
@@ -91,6 +92,70 @@ describe('TimerQueue', () => {
     assert.equal(c.nextDue(), 10);
     c.advance(2000);
     assert.deepEqual(fired, [10, 1000]);
+  });
+
+  test('fixed-delay lanes and the heap fire together in (due time, scheduling order), cancelled never', () => {
+    type Op = { kind: 'schedule'; delay: number } | { kind: 'cancel'; pick: number } | { kind: 'advance'; ms: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('schedule' as const), delay: fc.oneof(fc.constantFrom(0, 10, 500, 1000, 5000, 32000), fc.integer({ min: 0, max: 40000 }), fc.double({ min: 0, max: 2000, noNaN: true })) }),
+      fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 20000 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        const c = new ManualClock();
+        const q = new TimerQueue(c);
+        const fired: number[] = [];
+        const model: Array<{ id: number; at: number; live: boolean }> = [];
+        const handles: ReturnType<TimerQueue['schedule']>[] = [];
+        const expected: number[] = [];
+        const fireModel = (until: number): void => {
+          const due = model.filter((m) => m.live && m.at <= until).sort((a, b) => a.at - b.at || a.id - b.id);
+          for (const m of due) {
+            m.live = false;
+            expected.push(m.id);
+          }
+        };
+        for (const o of ops) {
+          if (o.kind === 'schedule') {
+            const id = model.length;
+            model.push({ id, at: c.now() + o.delay, live: true });
+            handles.push(q.schedule(o.delay, () => fired.push(id)));
+          } else if (o.kind === 'cancel') {
+            if (handles.length === 0) continue;
+            const i = o.pick % handles.length;
+            q.cancel(handles[i]);
+            model[i]!.live = false;
+          } else {
+            const until = c.now() + o.ms;
+            c.advance(o.ms);
+            fireModel(until);
+          }
+          assert.equal(q.size, model.filter((m) => m.live).length);
+        }
+        assert.deepEqual(fired, expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a lane with many cancellations (answered requests\' guards) compacts and still fires the rest in order', () => {
+    const c = new ManualClock();
+    const q = new TimerQueue(c);
+    const fired: number[] = [];
+    const handles = [];
+    for (let i = 0; i < 20000; i++) {
+      handles.push(q.schedule(32000, () => fired.push(i)));
+      if (i % 7 === 0) c.advance(1);
+    }
+    for (let i = 0; i < 20000; i++) if (i % 10 !== 3) q.cancel(handles[i]);
+    assert.equal(q.size, 2000);
+    c.advance(20000);
+    assert.deepEqual(fired, []);
+    c.advance(20000);
+    assert.deepEqual(fired, Array.from({ length: 2000 }, (_, k) => k * 10 + 3));
+    assert.equal(q.size, 0);
+    assert.equal(c.pending, 0);
   });
 
   test('stop cancels everything', () => {
