@@ -15,6 +15,7 @@ import type { TimerEntry } from './timer-queue.js';
 import type { ClientTransactionOutcome } from './transaction-user.js';
 
 const NO_BYTES = Buffer.alloc(0);
+const SETTLED = (): void => {};
 
 export type NonInviteClientState = 'trying' | 'proceeding' | 'completed' | 'terminated';
 
@@ -36,7 +37,7 @@ export class NonInviteClientTransaction {
   #reliable: boolean;
   #fallback: FallbackRoute | undefined;
   readonly #ctx: TxContext;
-  readonly #resolve: (outcome: ClientTransactionOutcome) => void;
+  #resolve: (outcome: ClientTransactionOutcome) => void;
   readonly #onTerminated: (tx: NonInviteClientTransaction) => void;
   #timerE: TimerEntry | undefined;
   #timerF: TimerEntry | undefined;
@@ -171,7 +172,11 @@ export class NonInviteClientTransaction {
     t.cancel(this.#timerE);
     t.cancel(this.#timerF);
     this.#timerE = this.#timerF = undefined;
-    this.#resolve(outcome);
+    const resolve = this.#resolve;
+    // Once only; and the settled promise (reachable through its resolve function) holds the outcome, i.e. the
+    // whole parsed response, which must not live on through Timer K.
+    this.#resolve = SETTLED;
+    resolve(outcome);
   }
 
   #terminate(): void {
