@@ -251,8 +251,10 @@ export class PresentityIndex {
     const key = PresentityIndex.key(presentity, pkg.name);
     let e = this.#entries.get(key);
     if (e === undefined) {
-      e = new PresentityState(key, own(presentity), pkg);
-      this.#entries.set(key, e);
+      // The key too must not be a concatenation holding the request's slice of the presentity.
+      const kept = own(presentity);
+      e = new PresentityState(own(PresentityIndex.key(kept, pkg.name)), kept, pkg);
+      this.#entries.set(e.key, e);
     }
     return e;
   }

@@ -260,7 +260,10 @@ export class PublishHandler {
     const contentType = body !== undefined ? input.contentType! : prev!.contentType;
     const entry = existing ?? ctx.index.obtain(presentity, pkg);
     // Kept for the life of the publication: copied out of the request text (see own()).
-    const next = new Publication(entry.presentity, pkg.name, etag, expiresAt, now, own(contentType), body ?? prev!.body, own(input.sender) ?? prev?.sender);
+    const next = new Publication(
+      entry.presentity, pkg.name, etag, expiresAt, now, keptString(contentType, pkg.contentTypes),
+      body ?? prev!.body, input.sender === entry.presentity ? entry.presentity : (own(input.sender) ?? prev?.sender),
+    );
     const change: PublicationChange = prev === undefined ? 'created' : body === undefined ? 'refreshed' : 'modified';
 
     // Apply now, synchronously: a second PUBLISH for the same entity-tag sees this one (412 if it lost).
@@ -355,4 +358,10 @@ export class PublishHandler {
     const { status, reason } = storeFailureStatus(err);
     return fail(status, reason, [['Retry-After', String(this.#ctx.config.retryAfter)]]);
   }
+}
+
+/** `s` as one of the package's own constants when it is one (a copy per publication otherwise), see own(). */
+function keptString(s: string, constants: readonly string[]): string {
+  for (const c of constants) if (c === s) return c;
+  return own(s);
 }
