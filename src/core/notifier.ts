@@ -34,6 +34,9 @@ interface Body {
   readonly bytes: Buffer;
 }
 
+/** Per-watcher body encodings kept per composite (see #variantBytes). */
+const MAX_VARIANTS = 4;
+
 const SYNTH_TRANSPORT_ERROR: ClientTransactionOutcome = {
   status: 503,
   response: undefined,
@@ -55,6 +58,8 @@ export class Notifier {
   readonly #dependents = new Map<string, EventPackage[]>();
   /** Composites being computed (a guard against dependsOn cycles). */
   readonly #computing = new Set<PresentityState>();
+  /** Encoded per-watcher bodies by composite; dropped with the composite when the state changes. */
+  readonly #variants = new WeakMap<Composite, Array<{ readonly text: string; readonly bytes: Buffer }>>();
   #stopped = false;
 
   constructor(ctx: CoreContext, winfo: WatcherInfo, onDeliveryFailure: (sub: Subscription, reason: DeliveryFailure) => void) {
@@ -271,11 +276,32 @@ export class Notifier {
     if (pkg.bodyForWatcher === undefined) return comp;
     try {
       const text = pkg.bodyForWatcher(comp.body, this.#watcherContext(sub));
-      return text === undefined ? undefined : { contentType: comp.contentType, bytes: Buffer.from(text) };
+      if (text === undefined) return undefined;
+      // The composite unchanged (a watcher allowed everything): its shared bytes, no copy.
+      if (text === comp.body) return comp;
+      return { contentType: comp.contentType, bytes: this.#variantBytes(comp, text) };
     } catch (err) {
       this.#ctx.logger.error({ err, event: pkg.name }, 'package bodyForWatcher() threw');
       return undefined;
     }
+  }
+
+  /**
+   * Encoded bytes of a per-watcher body. A package that hands the same string to many watchers of one composite
+   * (pres-rules: one filtered document per permission set) gets it encoded once: a few recent strings are kept per
+   * composite and found by identity first, so per-watcher bodies that all differ (dialog versions) cost a short
+   * compare each at most.
+   */
+  #variantBytes(comp: Composite, text: string): Buffer {
+    let list = this.#variants.get(comp);
+    if (list !== undefined) {
+      for (const v of list) if (v.text === text) return v.bytes;
+    } else {
+      this.#variants.set(comp, (list = []));
+    }
+    const bytes = Buffer.from(text);
+    if (list.length < MAX_VARIANTS) list.push({ text, bytes });
+    return bytes;
   }
 
   /**
