@@ -94,10 +94,31 @@ function reference(s: string, i: number): [string, number] | undefined {
   return isCharCode(n) ? [String.fromCodePoint(n), semi + 1] : undefined;
 }
 
-interface RawAttr {
-  qname: string;
-  colon: number;
-  value: string;
+/*
+ * Scratch space shared by every call (parsing is synchronous, so calls never interleave). Arrays grown by push
+ * get 17 slots at their first element; built per element, the attribute and child lists cost more than the
+ * tree itself (7.7 KB for a 10-element PIDF). Here they are collected on these stacks and each element receives
+ * an exact-size slice once its content is known. Counters, not `.length` truncation: that is a runtime call.
+ */
+const rawQName: string[] = [];
+const rawColon: number[] = [];
+const rawValue: string[] = [];
+const attrScratch: XmlAttr[] = [];
+/** The children of every open element, depth after depth: element d's start at childStart[d]. */
+const childScratch: XmlNode[] = [];
+const childStart: number[] = [];
+const openElements: XmlElement[] = [];
+const openQNames: string[] = [];
+const hasElementChild: boolean[] = [];
+const bindPrefix: string[] = [];
+const bindUri: string[] = [];
+const marks: number[] = [];
+const NO_CHILDREN_YET: XmlNode[] = [];
+
+/** The children gathered for the element open at `depth`, as its own array, popped off the scratch stack. */
+function takeChildren(depth: number, top: number): XmlNode[] {
+  const start = childStart[depth]!;
+  return start === top ? [] : childScratch.slice(start, top);
 }
 
 /**
@@ -113,28 +134,18 @@ export function parseXmlFast(s: string, maxDepth: number, maxElements: number): 
     if (m === null) return undefined;
     i = m[0].length;
   }
-  const stack: XmlElement[] = [];
-  const qnames: string[] = [];
-  const hasElementChild: boolean[] = [];
+  let depth = 0;
+  let kids = 0;
   // In-scope namespace bindings, innermost last, the first nb in use; marks[d] is nb before element d's
-  // declarations. (Counters, not array truncation: setting .length is a slow runtime call.)
-  const bindPrefix: string[] = [];
-  const bindUri: string[] = [];
-  const marks: number[] = [];
+  // declarations.
   let nb = 0;
   let root: XmlElement | undefined;
   let count = 0;
 
-  const resolve = (prefix: string): string | undefined => {
-    for (let k = nb - 1; k >= 0; k--) if (bindPrefix[k] === prefix) return bindUri[k];
-    if (prefix === 'xml') return XML_NS;
-    return prefix === '' ? '' : undefined;
-  };
-
   while (i < n) {
     const c = s.charCodeAt(i);
     if (c !== LT) {
-      if (stack.length === 0) {
+      if (depth === 0) {
         // Outside the root only white space may appear (§2.1 Misc); a reference there is an error.
         if (!isS(c)) return undefined;
         i++;
@@ -176,36 +187,38 @@ export function parseXmlFast(s: string, maxDepth: number, maxElements: number): 
           } else if (d <= 0xdfff || d > 0xfffd) return undefined;
         }
       }
-      text += s.slice(start, j);
+      // Whitespace-only text beside element children is dropped, so it is not even materialized.
+      if (nonWs || !hasElementChild[depth - 1]) {
+        text += s.slice(start, j);
+        if (text !== '') childScratch[kids++] = { text };
+      }
       i = j;
-      if (text !== '' && (nonWs || !hasElementChild[stack.length - 1])) stack[stack.length - 1]!.children.push({ text });
       continue;
     }
 
     const c1 = s.charCodeAt(i + 1);
     if (c1 === SLASH) {
       // End tag (§3.1): ETag ::= '</' Name S? '>', the name of the element it closes.
-      const depth = stack.length;
       if (depth === 0) return undefined;
       const end = scanQName(s, i + 2);
-      if (end < 0 || s.slice(i + 2, end) !== qnames[depth - 1]) return undefined;
+      if (end < 0 || !sameName(s, i + 2, end, openQNames[depth - 1]!)) return undefined;
       let k = end;
       while (isS(s.charCodeAt(k))) k++;
       if (s.charCodeAt(k) !== GT) return undefined;
       i = k + 1;
-      qnames.pop();
-      stack.pop();
-      hasElementChild.pop();
-      nb = marks.pop()!;
+      depth--;
+      openElements[depth]!.children = takeChildren(depth, kids);
+      kids = childStart[depth]!;
+      nb = marks[depth]!;
       continue;
     }
     // Comments, CDATA, DOCTYPE and processing instructions are saxes' business.
-    if (root !== undefined && stack.length === 0) return undefined; // a second root
+    if (root !== undefined && depth === 0) return undefined; // a second root
     const nameEnd = scanQName(s, i + 1);
     if (nameEnd < 0) return undefined;
     const qname = s.slice(i + 1, nameEnd);
     let k = nameEnd;
-    const raw: RawAttr[] = [];
+    let nRaw = 0;
     let selfClosing = false;
     for (;;) {
       const ws = k;
@@ -266,22 +279,26 @@ export function parseXmlFast(s: string, maxDepth: number, maxElements: number): 
       }
       value += s.slice(start, k);
       k++;
-      raw.push({ qname: aName, colon: aName.indexOf(':'), value });
+      rawQName[nRaw] = aName;
+      rawColon[nRaw] = aName.indexOf(':');
+      rawValue[nRaw] = value;
+      nRaw++;
     }
     i = k;
 
     count++;
-    if (count > maxElements || stack.length >= maxDepth) return undefined;
+    if (count > maxElements || depth >= maxDepth) return undefined;
     // Namespace declarations of this element first: they apply to its own name and attributes.
     const mark = nb;
-    for (const a of raw) {
+    for (let a = 0; a < nRaw; a++) {
+      const aName = rawQName[a]!;
       let prefix: string;
-      if (a.qname === 'xmlns') prefix = '';
-      else if (a.colon === 5 && a.qname.startsWith('xmlns:')) prefix = a.qname.slice(6);
+      if (aName === 'xmlns') prefix = '';
+      else if (rawColon[a] === 5 && aName.startsWith('xmlns:')) prefix = aName.slice(6);
       else continue;
       // saxes trims declared URIs; empty prefixed ones (XML 1.0 cannot undeclare) and the reserved
       // prefixes and namespaces (Namespaces §3) are errors or corner cases left to it.
-      const uri = a.value.trim();
+      const uri = rawValue[a]!.trim();
       if ((prefix !== '' && uri === '') || prefix === 'xml' || prefix === 'xmlns' || uri === XML_NS || uri === XMLNS_NS) {
         return undefined;
       }
@@ -292,48 +309,69 @@ export function parseXmlFast(s: string, maxDepth: number, maxElements: number): 
     const colon = qname.indexOf(':');
     const prefix = colon < 0 ? '' : qname.slice(0, colon);
     if (prefix === 'xml' || prefix === 'xmlns') return undefined;
-    const ns = resolve(prefix);
+    const ns = resolveNs(prefix, nb);
     if (ns === undefined) return undefined;
-    const attrs: XmlAttr[] = [];
-    for (let a = 0; a < raw.length; a++) {
-      const r = raw[a]!;
+    let nAttrs = 0;
+    for (let a = 0; a < nRaw; a++) {
+      const aName = rawQName[a]!;
+      const aColon = rawColon[a]!;
       // §3.1 (and Namespaces §6.3): no two attributes with the same name, or the same expanded name.
-      for (let b = 0; b < a; b++) if (raw[b]!.qname === r.qname) return undefined;
-      if (r.qname === 'xmlns' || (r.colon === 5 && r.qname.startsWith('xmlns:'))) continue;
-      if (r.colon < 0) {
-        attrs.push({ ns: '', local: r.qname, prefix: '', value: r.value });
+      for (let b = 0; b < a; b++) if (rawQName[b] === aName) return undefined;
+      if (aName === 'xmlns' || (aColon === 5 && aName.startsWith('xmlns:'))) continue;
+      if (aColon < 0) {
+        attrScratch[nAttrs++] = { ns: '', local: aName, prefix: '', value: rawValue[a]! };
         continue;
       }
-      const aPrefix = r.qname.slice(0, r.colon);
-      const aNs = resolve(aPrefix);
+      const aPrefix = aName.slice(0, aColon);
+      const aNs = resolveNs(aPrefix, nb);
       if (aNs === undefined || aNs === '') return undefined;
-      const local = r.qname.slice(r.colon + 1);
-      for (const o of attrs) if (o.ns === aNs && o.local === local) return undefined;
-      attrs.push({ ns: aNs, local, prefix: aPrefix, value: r.value });
+      const local = aName.slice(aColon + 1);
+      for (let o = 0; o < nAttrs; o++) if (attrScratch[o]!.ns === aNs && attrScratch[o]!.local === local) return undefined;
+      attrScratch[nAttrs++] = { ns: aNs, local, prefix: aPrefix, value: rawValue[a]! };
     }
-    const el: XmlElement = { ns, local: colon < 0 ? qname : qname.slice(colon + 1), prefix, attrs, children: [] as XmlNode[] };
-    const parent = stack[stack.length - 1];
-    if (parent === undefined) root = el;
+    const el: XmlElement = {
+      ns,
+      local: colon < 0 ? qname : qname.slice(colon + 1),
+      prefix,
+      attrs: nAttrs === 0 ? [] : attrScratch.slice(0, nAttrs),
+      children: selfClosing ? [] : NO_CHILDREN_YET,
+    };
+    if (depth === 0) root = el;
     else {
-      const siblings = parent.children;
-      if (!hasElementChild[stack.length - 1]) {
+      if (!hasElementChild[depth - 1]) {
         // The first element child: a whitespace-only text before it goes (later ones are never added).
-        const last = siblings[siblings.length - 1];
-        if (last !== undefined && WS_ONLY.test((last as { text: string }).text)) siblings.pop();
-        hasElementChild[stack.length - 1] = true;
+        const first = childStart[depth - 1]!;
+        if (kids > first && WS_ONLY.test((childScratch[kids - 1] as { text: string }).text)) kids--;
+        hasElementChild[depth - 1] = true;
       }
-      siblings.push(el);
+      childScratch[kids++] = el;
     }
     if (selfClosing) {
       nb = mark;
     } else {
-      stack.push(el);
-      qnames.push(qname);
-      hasElementChild.push(false);
-      marks.push(mark);
+      openElements[depth] = el;
+      openQNames[depth] = qname;
+      hasElementChild[depth] = false;
+      marks[depth] = mark;
+      childStart[depth] = kids;
+      depth++;
     }
   }
-  return stack.length === 0 ? root : undefined;
+  return depth === 0 ? root : undefined;
+}
+
+/** The namespace bound to `prefix` among the first nb bindings, innermost first. */
+function resolveNs(prefix: string, nb: number): string | undefined {
+  for (let k = nb - 1; k >= 0; k--) if (bindPrefix[k] === prefix) return bindUri[k];
+  if (prefix === 'xml') return XML_NS;
+  return prefix === '' ? '' : undefined;
+}
+
+/** Whether s[from, to) is `name`, without slicing it out. */
+function sameName(s: string, from: number, to: number, name: string): boolean {
+  if (to - from !== name.length) return false;
+  for (let k = 0; k < name.length; k++) if (s.charCodeAt(from + k) !== name.charCodeAt(k)) return false;
+  return true;
 }
 
 const WS_ONLY = /^[ \t\r\n]*$/;
