@@ -182,7 +182,8 @@ const OUTBOUND: PolledMetric<StatsRecord>[] = [
 ];
 
 const AUTH: PolledMetric<StatsRecord>[] = [
-  counter('presenced_auth_challenges_total', 'Digest challenges sent (401).', 'challenges'),
+  counter('presenced_auth_challenges_total', 'Digest challenges sent (401 and 407).', 'challenges'),
+  counter('presenced_auth_proxy_challenges_total', 'Digest challenges sent by the proxy (407), included in presenced_auth_challenges_total.', 'proxyChallenges'),
   counter('presenced_auth_success_total', 'Requests authenticated.', 'authenticated'),
   counter('presenced_auth_failures_total', 'Failed authentications (wrong password or unknown user).', 'failures'),
   counter('presenced_auth_stale_total', 'Right credentials with an expired or foreign nonce (401 stale=true).', 'stale'),

@@ -1,7 +1,10 @@
 /**
  * The digest authentication gate in front of REGISTER, PUBLISH and SUBSCRIBE (RFC 3261 §22.2: a UAS challenges
- * with 401 and WWW-Authenticate). The method router asks it before a handler runs; it either lets the request
- * through (with the authenticated AOR attached as `identity`) or answers it: 401 challenge, 403, or 400.
+ * with 401 and WWW-Authenticate), and in front of the requests the proxy routes for our users (§22.3: a proxy
+ * challenges with 407 and Proxy-Authenticate, and reads Proxy-Authorization). The method router asks `check`
+ * before a handler runs, the proxy asks `checkProxied` before it routes; either lets the request through (with
+ * the authenticated AOR) or answers it: challenge, 403, or 400. Both share the nonces, the replay table and the
+ * failure limiter, so a source guessing passwords is counted whatever method it tries them on.
  *
  * Order of checks for a request that needs authentication:
  *   1. source blocked by the failure limiter -> 403 (credentials not even looked at);
@@ -11,7 +14,7 @@
  *   5. right response but nonce not ours, expired or its count replayed -> 401 with stale=true (RFC 7616 §3.3:
  *      the client retries with the new nonce without asking its user);
  *   6. authenticated; then the identity rules: REGISTER only for one's own AOR, PUBLISH only for one's own AOR
- *      unless a trusted publisher -> 403.
+ *      unless a trusted publisher, a proxied request only From one's own AOR -> 403.
  */
 import { aorKey, createResponse, parseUri, SipParseError, uriEquals } from '../sip/index.js';
 import { newTag, type ServerTransaction } from '../transaction/index.js';
@@ -45,6 +48,8 @@ export interface AuthGateOptions {
   readonly mode: AuthMode;
   /** Which methods need authentication when it is enforced. */
   readonly methods: Readonly<Record<GatedMethod, boolean>>;
+  /** Requests the proxy routes for a caller claiming one of our users need authentication (407) when enforced. */
+  readonly proxy?: boolean;
   /** AORs allowed to PUBLISH for any presentity (voicemail, PBX accounts). */
   readonly trustedPublishers: readonly string[];
   /**
@@ -67,7 +72,10 @@ export interface AuthGateOptions {
 export interface AuthStats {
   readonly enforced: boolean;
   readonly users: number;
+  /** 401 and 407 challenges. */
   readonly challenges: number;
+  /** Of which 407 (requests the proxy was to route). */
+  readonly proxyChallenges: number;
   readonly authenticated: number;
   readonly failures: number;
   readonly stale: number;
@@ -79,7 +87,34 @@ export interface AuthStats {
   readonly trackedNonces: number;
 }
 
+/** What a proxied request that passed carries on: who it is, and the Proxy-Authorization values that were ours. */
+export interface ProxyAuthentication {
+  /** The authenticated AOR; undefined when authentication is not enforced. */
+  readonly identity: string | undefined;
+  /**
+   * The Proxy-Authorization values addressed to our realm, exactly as received: the proxy removes them before
+   * forwarding (RFC 3261 §20.28: a value is consumed by the proxy of its realm, and only by that one).
+   */
+  readonly consumed: readonly string[];
+}
+
 type Header = [string, string];
+
+/** How a challenge travels: a UAS's 401 (§22.2) or a proxy's 407 (§22.3). */
+interface Scheme {
+  readonly status: 401 | 407;
+  readonly challengeHeader: 'WWW-Authenticate' | 'Proxy-Authenticate';
+  readonly credentialsHeader: 'Authorization' | 'Proxy-Authorization';
+}
+
+const UAS: Scheme = { status: 401, challengeHeader: 'WWW-Authenticate', credentialsHeader: 'Authorization' };
+const PROXY: Scheme = { status: 407, challengeHeader: 'Proxy-Authenticate', credentialsHeader: 'Proxy-Authorization' };
+
+/** The answer for every proxied request while authentication is not enforced (no allocation per request). */
+const NOT_ENFORCED: ProxyAuthentication = Object.freeze({ identity: undefined, consumed: Object.freeze([]) as readonly string[] });
+
+/** Credentials values examined per request (a request may carry one per realm, RFC 3261 §22.4). */
+const MAX_CREDENTIAL_VALUES = 8;
 
 export class AuthGate {
   readonly #o: AuthGateOptions;
@@ -90,6 +125,7 @@ export class AuthGate {
   readonly #trusted: ReadonlySet<string>;
   readonly #algorithms: readonly DigestAlgorithm[];
   #challenges = 0;
+  #proxyChallenges = 0;
   #authenticated = 0;
   #failures = 0;
   #stale = 0;
@@ -130,13 +166,47 @@ export class AuthGate {
     return this.#o.methods[method] && this.enforced;
   }
 
+  /** Whether the requests the proxy routes for our users need authentication right now. */
+  get proxyEnforced(): boolean {
+    return this.#o.proxy === true && this.enforced;
+  }
+
   /**
    * Lets the request through (returning the transaction to hand to the handler, with `identity` when it was
    * authenticated) or answers it and returns undefined.
    */
   check(tx: ServerTransaction): ServerTransaction | undefined {
-    const method = tx.request.method;
-    if (!this.requires(method)) return tx;
+    if (!this.requires(tx.request.method)) return tx;
+    const passed = this.#authenticate(tx, UAS);
+    if (passed === undefined) return undefined;
+    if (!this.#allowed(tx, passed.aor)) {
+      this.#forbidden++;
+      this.#reply(tx, 403, 'Forbidden (not your address of record)');
+      return undefined;
+    }
+    return withIdentity(tx, passed.aor);
+  }
+
+  /**
+   * RFC 3261 §16.3 step 6 and §22.3: a request the proxy is about to route for a caller whose From names one of
+   * our users (the proxy decides which requests those are). Answers it (407 with Proxy-Authenticate, 403, 400)
+   * and returns undefined, or returns the identity and the credentials to remove before forwarding. The
+   * authenticated user must be the one in From (403 otherwise): a user may not place calls in another's name.
+   */
+  checkProxied(tx: ServerTransaction): ProxyAuthentication | undefined {
+    if (!this.proxyEnforced) return NOT_ENFORCED;
+    const passed = this.#authenticate(tx, PROXY);
+    if (passed === undefined) return undefined;
+    if (aorKey(tx.core.from.uri) !== passed.aor) {
+      this.#forbidden++;
+      this.#reply(tx, 403, 'Forbidden (From is not your address of record)');
+      return undefined;
+    }
+    return { identity: passed.aor, consumed: passed.consumed };
+  }
+
+  /** Steps 1-5 of the header comment: the authenticated AOR and our credentials values, or undefined when answered. */
+  #authenticate(tx: ServerTransaction, scheme: Scheme): { aor: string; consumed: string[] } | undefined {
     const now = this.#o.now();
     const source = tx.inbound.remote.address;
     if (this.#limiter.isBlocked(source, now)) {
@@ -145,26 +215,21 @@ export class AuthGate {
       return undefined;
     }
     const realm = realmOf(tx);
-    const credentials = this.#credentialsFor(tx, realm);
-    if (credentials === undefined) {
-      this.#challenge(tx, realm, false);
+    const found = this.#credentialsFor(tx, realm, scheme);
+    if (found === undefined) {
+      this.#challenge(tx, realm, false, scheme);
       return undefined;
     }
-    if (typeof credentials === 'string') {
+    if (typeof found === 'string') {
       this.#malformed++;
-      this.#reply(tx, 400, `Bad Authorization header (${credentials})`);
+      this.#reply(tx, 400, `Bad ${scheme.credentialsHeader} header (${found})`);
       return undefined;
     }
-    const verdict = this.#verify(tx, credentials, realm, now);
-    if (verdict !== 'ok') return undefined;
+    const credentials = found.credentials;
+    if (this.#verify(tx, credentials, realm, now, scheme) !== 'ok') return undefined;
     const user = this.#o.users.find(credentials.username, realm)!;
     this.#authenticated++;
-    if (!this.#allowed(tx, user.aor)) {
-      this.#forbidden++;
-      this.#reply(tx, 403, 'Forbidden (not your address of record)');
-      return undefined;
-    }
-    return withIdentity(tx, user.aor);
+    return { aor: user.aor, consumed: found.values };
   }
 
   stats(): AuthStats {
@@ -172,6 +237,7 @@ export class AuthGate {
       enforced: this.enforced,
       users: this.#o.users.size,
       challenges: this.#challenges,
+      proxyChallenges: this.#proxyChallenges,
       authenticated: this.#authenticated,
       failures: this.#failures,
       stale: this.#stale,
@@ -189,23 +255,34 @@ export class AuthGate {
     return this.#limiter.blocked(this.#o.now());
   }
 
-  /** Digest credentials for our realm among the Authorization headers; a reason string when malformed. */
-  #credentialsFor(tx: ServerTransaction, realm: string): DigestCredentials | string | undefined {
-    const values = tx.request.headers.getAll('Authorization');
+  /**
+   * Digest credentials for our realm among the scheme's credentials headers, with every value addressed to our
+   * realm (the ones a proxy consumes); a reason string when malformed.
+   */
+  #credentialsFor(
+    tx: ServerTransaction,
+    realm: string,
+    scheme: Scheme,
+  ): { credentials: DigestCredentials; values: string[] } | string | undefined {
+    const values = tx.request.headers.getAll(scheme.credentialsHeader);
     let problem: string | undefined;
+    let found: { credentials: DigestCredentials; values: string[] } | undefined;
     // RFC 3261 §22.4: a request may carry credentials for several realms; ours are the ones we check.
-    for (const v of values.slice(0, 8)) {
+    for (let i = 0; i < values.length && i < MAX_CREDENTIAL_VALUES; i++) {
+      const v = values[i]!;
       const c = parseDigestCredentials(v);
       if (typeof c === 'string') {
         if (c !== 'not Digest credentials') problem ??= c;
         continue;
       }
-      if (c.realm.toLowerCase() === realm) return c;
+      if (c.realm.toLowerCase() !== realm) continue;
+      if (found === undefined) found = { credentials: c, values: [v] };
+      else found.values.push(v);
     }
-    return problem;
+    return found ?? problem;
   }
 
-  #verify(tx: ServerTransaction, c: DigestCredentials, realm: string, now: number): 'ok' | 'answered' {
+  #verify(tx: ServerTransaction, c: DigestCredentials, realm: string, now: number, scheme: Scheme): 'ok' | 'answered' {
     const algorithm = algorithmOf(c.algorithm);
     if (algorithm === undefined || !this.#algorithms.includes(algorithm)) {
       this.#malformed++;
@@ -231,7 +308,7 @@ export class AuthGate {
     const digestUri = parseUri(c.uri);
     if (digestUri instanceof SipParseError || !uriEquals(digestUri, tx.core.requestUri)) {
       this.#malformed++;
-      this.#reply(tx, 400, 'Authorization uri does not match the Request-URI');
+      this.#reply(tx, 400, `${scheme.credentialsHeader} uri does not match the Request-URI`);
       return 'answered';
     }
     const user = this.#o.users.find(c.username, realm);
@@ -250,14 +327,14 @@ export class AuthGate {
         this.#blockedRequests++;
         this.#reply(tx, 403, 'Forbidden (too many failed authentications)');
       } else {
-        this.#challenge(tx, realm, false);
+        this.#challenge(tx, realm, false, scheme);
       }
       return 'answered';
     }
     const nonce = this.#nonces.check(c.nonce);
     if (!nonce.ok) {
       this.#stale++;
-      this.#challenge(tx, realm, true);
+      this.#challenge(tx, realm, true, scheme);
       return 'answered';
     }
     const count = this.#counts.use(nonce.seq, nonce.issuedAt, nc, now, this.#nonces.ttlMs);
@@ -265,7 +342,7 @@ export class AuthGate {
       if (count === 'replay') this.#replays++;
       else this.#stale++;
       this.#o.logger.debug({ source: tx.inbound.remote.address, verdict: count }, 'nonce count not accepted');
-      this.#challenge(tx, realm, true);
+      this.#challenge(tx, realm, true, scheme);
       return 'answered';
     }
     return 'ok';
@@ -284,14 +361,15 @@ export class AuthGate {
     }
   }
 
-  #challenge(tx: ServerTransaction, realm: string, stale: boolean): void {
+  #challenge(tx: ServerTransaction, realm: string, stale: boolean, scheme: Scheme): void {
     this.#challenges++;
+    if (scheme.status === 407) this.#proxyChallenges++;
     const nonce = this.#nonces.issue();
     const headers: Header[] = this.#algorithms.map((algorithm) => [
-      'WWW-Authenticate',
+      scheme.challengeHeader,
       formatChallenge({ realm, nonce, opaque: this.#opaque, algorithm, stale }),
     ]);
-    this.#reply(tx, 401, undefined, headers);
+    this.#reply(tx, scheme.status, undefined, headers);
   }
 
   #reply(tx: ServerTransaction, status: number, reason?: string, headers: Header[] = []): void {

@@ -1,6 +1,7 @@
 /**
  * Public surface of the auth layer: digest authentication (RFC 3261 §22, RFC 7616, RFC 8760) for REGISTER,
- * PUBLISH and SUBSCRIBE, the SIP users, and brute-force protection.
+ * PUBLISH and SUBSCRIBE (401) and for the requests the proxy routes (407), the SIP users, and brute-force
+ * protection.
  *
  * ```ts
  * const users = new UserDirectory(store, () => clock.wallNow());
@@ -9,9 +10,20 @@
  * // in the method router, before the handler:
  * const authed = gate.check(tx);   // undefined: already answered (401/403/400)
  * if (authed) handler(authed);      // authed.identity: the authenticated AOR, if any
+ * // in the proxy, for an initial request From one of our users:
+ * const passed = gate.checkProxied(tx); // undefined: already answered (407/403/400)
+ * // passed.consumed: our Proxy-Authorization values, removed before forwarding
  * ```
  */
-export { AuthGate, type AuthGateOptions, type AuthLogger, type AuthMode, type AuthStats, type GatedMethod } from './auth-gate.js';
+export {
+  AuthGate,
+  type AuthGateOptions,
+  type AuthLogger,
+  type AuthMode,
+  type AuthStats,
+  type GatedMethod,
+  type ProxyAuthentication,
+} from './auth-gate.js';
 export {
   UserDirectory,
   UserInputError,

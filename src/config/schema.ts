@@ -47,6 +47,7 @@ export interface PresencedConfig {
     register: boolean;
     publish: boolean;
     subscribe: boolean;
+    proxy: boolean;
     trustedPublishers: string[];
     algorithms: Array<'SHA-256' | 'MD5'>;
     nonceTtl: number;
@@ -546,6 +547,12 @@ export const configSchema = z
           type: 'boolean',
           kind: 'boolean',
         }),
+        proxy: documented(bool().default(true), {
+          description:
+            'Requests the proxy routes for a caller whose From is in our domains (initial INVITE, MESSAGE, REFER ...) need authentication when it is enforced: 407 with Proxy-Authenticate (RFC 3261 §22.3), and the authenticated user must be the From (403). In-dialog requests, ACK, CANCEL and calls from other domains to our users are not challenged; requests from other domains for other domains are refused.',
+          type: 'boolean',
+          kind: 'boolean',
+        }),
         trustedPublishers: documented(z.array(sipAor, { error: 'expected a list of SIP addresses (sip:user@domain)' }).default([]), {
           description: 'Users allowed to PUBLISH for any presentity (voicemail, PBX or gateway accounts), as sip:user@domain.',
           type: 'list of SIP AORs',
@@ -585,7 +592,7 @@ export const configSchema = z
           type: 'seconds',
           kind: 'number',
         }),
-      }, { error: 'expected a mapping with keys mode, register, publish, subscribe, trustedPublishers, algorithms, nonceTtl, maxFailures, failureWindow, blockTime' })
+      }, { error: 'expected a mapping with keys mode, register, publish, subscribe, proxy, trustedPublishers, algorithms, nonceTtl, maxFailures, failureWindow, blockTime' })
       .prefault({}),
     registrar: z
       .strictObject({

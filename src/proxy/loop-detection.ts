@@ -5,6 +5,8 @@
  * own Vias comes back with the same hash, nothing changed on the way round: a loop (482). A different hash
  * means it spiralled (e.g. the Request-URI was rewritten), which is legitimate. Unlike §16.6 the top Via is
  * not hashed: a looped request's top Via is the previous hop's, never the original one (RFC 5393 §4.2).
+ * Nor are the Proxy-Authorization values we consumed: they are not in the copy we forward, so a copy that
+ * comes back could never match a hash that included them.
  */
 import { createHash } from 'node:crypto';
 import type { RequestCore, SipRequest } from '../sip/index.js';
@@ -12,7 +14,7 @@ import { newToken } from '../transaction/index.js';
 
 const COOKIE = 'z9hG4bK';
 
-export function loopHash(req: SipRequest, core: RequestCore): string {
+export function loopHash(req: SipRequest, core: RequestCore, consumed: readonly string[] = []): string {
   const h = createHash('sha1');
   h.update(req.uri);
   h.update('\0');
@@ -25,6 +27,7 @@ export function loopHash(req: SipRequest, core: RequestCore): string {
   h.update(String(core.cseq.seq));
   for (const name of ['Proxy-Require', 'Proxy-Authorization']) {
     for (const v of req.headers.getAll(name)) {
+      if (consumed.length > 0 && name === 'Proxy-Authorization' && consumed.includes(v)) continue;
       h.update('\0');
       h.update(v);
     }

@@ -4,7 +4,8 @@
  * subscription, which follow the dialog's route). Initial requests are looked up in the location service
  * and forked to every binding over the flow it registered from (NAT), honouring Path; we Record-Route so
  * that in-dialog requests come back through us and can be routed to each side's real address. It is
- * not an open relay: initial requests go only to users of our domains. No media is touched.
+ * not an open relay: initial requests go only to users of our domains, and those whose From claims one of
+ * our users are authenticated first (407, caller-auth.ts). No media is touched.
  */
 import {
   aorKey,
@@ -32,6 +33,7 @@ import {
 } from '../transaction/index.js';
 import type { BoundAddress, Destination, InboundContext, SentBy } from '../transport/index.js';
 import { CallTracker, type CallTrackerOptions } from './call-tracker.js';
+import { needsCallerAuth, removeConsumedCredentials, type ProxyAuthenticator } from './caller-auth.js';
 import { branchCopy, firstRouteUri, preprocessRoutes, type PreprocessedRequest } from './forward-request.js';
 import { InviteContext, type ProxyTarget } from './invite-context.js';
 import { LocalUris } from './local-uris.js';
@@ -79,6 +81,8 @@ export interface StatefulProxyOptions {
   readonly maxContexts?: number;
   readonly resolver?: HostResolver;
   readonly calls?: Omit<CallTrackerOptions, 'clock' | 'timers' | 'logger'>;
+  /** Authentication of callers claiming one of our users (§22.3); without it nobody is challenged. */
+  readonly authenticator?: ProxyAuthenticator;
 }
 
 export interface ProxyStats {
@@ -112,6 +116,8 @@ export class StatefulProxy {
   readonly #timerCMs: number;
   readonly #maxBranches: number;
   readonly #maxContexts: number;
+  readonly #auth: ProxyAuthenticator | undefined;
+  readonly #isOurDomain = (host: string): boolean => this.#local.isOurDomain(host);
   #contexts = 0;
   #forwarded = 0;
   #acks = 0;
@@ -130,6 +136,7 @@ export class StatefulProxy {
     this.#timerCMs = Math.max(MIN_TIMER_C_MS, opts.timerCMs ?? 185_000);
     this.#maxBranches = opts.maxBranches ?? 16;
     this.#maxContexts = opts.maxContexts ?? 20_000;
+    this.#auth = opts.authenticator;
     this.calls = new CallTracker({ ...opts.calls, clock: opts.clock, timers: this.#timers, logger: opts.logger });
   }
 
@@ -167,6 +174,18 @@ export class StatefulProxy {
   async handle(tx: ServerTransaction): Promise<void> {
     const req = tx.request;
     const core = tx.core;
+    // §16.3 steps 4-6 need no lookup: a request refused there is answered before any 100 Trying.
+    const invalid = this.#validate(req, core);
+    if (invalid !== undefined) {
+      this.#reject(tx, invalid);
+      return;
+    }
+    let consumed: readonly string[] = [];
+    if (this.#auth !== undefined && needsCallerAuth(req, core, this.#isOurDomain)) {
+      const passed = this.#auth.checkProxied(tx);
+      if (passed === undefined) return; // answered: 407, 403 or 400
+      consumed = passed.consumed;
+    }
     const isInvite = req.method === 'INVITE';
     let cancelledEarly = false;
     if (isInvite) {
@@ -179,7 +198,7 @@ export class StatefulProxy {
       });
     }
     try {
-      const r = await this.#route(tx);
+      const r = await this.#route(tx, consumed);
       if (cancelledEarly) return;
       if ('status' in r) {
         this.#reject(tx, r);
@@ -220,9 +239,8 @@ export class StatefulProxy {
     return preprocessRoutes(req, core.requestUri, (u) => this.#local.isProxyUri(u));
   }
 
-  async #route(tx: ServerTransaction): Promise<Reject | { targets: ProxyTarget[]; initial: boolean; calleeUri: NameAddr | undefined }> {
-    const req = tx.request;
-    const core = tx.core;
+  /** The request validation of §16.3 that precedes authentication (step 6): overload, steps 4 and 5. */
+  #validate(req: SipRequest, core: RequestCore): Reject | undefined {
     if (this.#stopped) return { status: 503, reason: 'Service Unavailable' };
     if (this.#contexts >= this.#maxContexts) return { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] };
     // §16.3 step 5: we support no option tag as a proxy.
@@ -233,10 +251,21 @@ export class StatefulProxy {
       this.#loops++;
       return { status: 482, reason: 'Loop Detected' };
     }
+    return undefined;
+  }
+
+  /** @param consumed our Proxy-Authorization values, which the forwarded copies do not carry */
+  async #route(
+    tx: ServerTransaction,
+    consumed: readonly string[],
+  ): Promise<Reject | { targets: ProxyTarget[]; initial: boolean; calleeUri: NameAddr | undefined }> {
+    const req = tx.request;
+    const core = tx.core;
     const pre = this.#preprocess(req, core);
+    removeConsumedCredentials(pre.headers, consumed);
     const inDialog = (core.to.params.get('tag') ?? '') !== '';
     const viaUs = pre.poppedOwnRoutes > 0 || pre.requestUri !== req.uri;
-    const hash = loopHash(req, core);
+    const hash = loopHash(req, core, consumed);
 
     if (inDialog || pre.routes.length > 0) {
       // In a dialog we record-routed, or loose routing through us. Anything else would make us a relay for

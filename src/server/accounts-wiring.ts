@@ -70,6 +70,8 @@ export class AccountsWiring {
       users: this.users,
       mode: a.mode,
       methods: { REGISTER: a.register, PUBLISH: a.publish, SUBSCRIBE: a.subscribe },
+      // Only meaningful when the proxy runs (it needs the registrar); otherwise nothing asks.
+      proxy: a.proxy && config.proxy.enabled && config.registrar.enabled,
       trustedPublishers: a.trustedPublishers,
       algorithms: a.algorithms,
       nonceTtlSeconds: a.nonceTtl,
@@ -202,12 +204,15 @@ export class AccountsWiring {
   /** The start-up line about authentication: open mode is worth a warning (issue 5). */
   #announce(): void {
     const a = this.#config.auth;
-    const guarded = (['REGISTER', 'PUBLISH', 'SUBSCRIBE'] as const).filter((m) => this.gate.requires(m));
+    const guarded: string[] = (['REGISTER', 'PUBLISH', 'SUBSCRIBE'] as const).filter((m) => this.gate.requires(m));
+    if (this.gate.proxyEnforced) guarded.push('proxied requests from our users (407)');
     if (a.mode === 'off') {
-      this.#log.warn('authentication is off (auth.mode off / --auth off): REGISTER, PUBLISH and SUBSCRIBE are accepted from anyone');
+      this.#log.warn(
+        'authentication is off (auth.mode off / --auth off): REGISTER, PUBLISH, SUBSCRIBE and calls through the proxy are accepted from anyone',
+      );
     } else if (!this.gate.enforced) {
       this.#log.warn(
-        'no SIP users: open mode, REGISTER, PUBLISH and SUBSCRIBE are accepted from anyone until a user is added (presenced user add)',
+        'no SIP users: open mode, REGISTER, PUBLISH, SUBSCRIBE and calls through the proxy are accepted from anyone until a user is added (presenced user add)',
       );
     } else if (this.users.size === 0) {
       this.#log.warn({ methods: guarded }, 'auth.mode on and no SIP users: every request that needs authentication will be refused');

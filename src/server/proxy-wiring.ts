@@ -10,6 +10,7 @@ import { newTag, type Clock, type ServerTransaction } from '../transaction/index
 import {
   PROXIED_METHODS,
   StatefulProxy,
+  type ProxyAuthenticator,
   type ProxyLocation,
   type ProxyNetwork,
   type ProxyStats,
@@ -43,6 +44,8 @@ export interface ProxyOpenDeps {
   readonly domains: readonly string[];
   /** Host names that also mean this server. */
   readonly localHosts: readonly string[];
+  /** Digest check of callers claiming one of our users (AuthGate: 407 when auth.proxy is enforced). */
+  readonly authenticator?: ProxyAuthenticator;
 }
 
 export interface ProxyWiringStats {
@@ -87,6 +90,7 @@ export class ProxyWiring {
       logger: this.#log,
       domains: deps.domains,
       localHosts: deps.localHosts,
+      ...(deps.authenticator !== undefined ? { authenticator: deps.authenticator } : {}),
       ...(this.#settings.timerCMs !== undefined ? { timerCMs: this.#settings.timerCMs } : {}),
       calls: {
         ...(this.#settings.callMaxDurationMs !== undefined ? { maxDurationMs: this.#settings.callMaxDurationMs } : {}),

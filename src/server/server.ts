@@ -195,6 +195,8 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
       core,
       domains: coreConfig(config, serverAddress).domains ?? [],
       localHosts: serverAddressHost(serverAddress),
+      // Callers claiming one of our users prove it (407, auth.proxy); the gate shares nonces and brute-force limits.
+      authenticator: accounts.gate,
     });
     // After the gate: SUBSCRIBEs to our own presentities are answered by the core over loopback.
     const outboundSubs = await outbound.start({ config, documents: core, transport, sender: transactions, clock: systemClock });

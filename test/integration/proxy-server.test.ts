@@ -1,6 +1,6 @@
 /**
  * A full call through the real server: users with digest credentials register (Alice once, Bob from two
- * devices), Alice calls Bob, both devices ring, one answers, the other is cancelled, ACK and BYE go through
+ * devices), Alice calls Bob (challenged with 407 first), both devices ring, one answers, the other is cancelled, ACK and BYE go through
  * the Record-Route, and a BLF watcher of Bob sees the lamp go trying/early -> confirmed -> terminated -> idle.
  * Also: 480 for a user with nothing registered, 404 for an unknown one, mixDialogPresence fed by the calls
  * (a presence watcher sees on-the-phone), and the proxy switched off (405).
@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answer, inviteSpec, lamp, routeSet, subscribeDialog, untilLamp } from '../support/call-ua.js';
-import { registerSpec, requestWithAuth, seedUsers } from '../support/digest-ua.js';
+import { ackNon2xx, authorization, challengeFor, registerSpec, requestWithAuth, seedUsers } from '../support/digest-ua.js';
 import { branchOf, SipTestClient, tagOf } from '../support/sip-test-client.js';
 import { startTestServer } from '../support/test-server.js';
 
@@ -51,8 +51,20 @@ describe('calls through presenced (registrar + digest + stateful proxy + presenc
       await reg(b2, BOB, 'bob', 'bob-pw', 'SHA-256');
 
       await subscribeDialog(watcher, BOB);
-      const inv = alice.send(inviteSpec(alice, BOB));
+      // Alice is one of our users: the proxy challenges her INVITE (407) and forwards the authenticated retry.
+      const invSpec = inviteSpec(alice, BOB);
+      const first = await alice.request(invSpec);
+      assert.equal(first.status, 407, 'a call from one of our users is authenticated (RFC 3261 §22.3)');
+      ackNon2xx(alice, { ...invSpec, branch: branchOf(first)!, callId: first.headers.get('Call-ID')!, cseq: Number.parseInt(first.headers.get('CSeq')!, 10) }, first);
+      const proxyAuth = authorization(challengeFor(first, 'SHA-256'), { user: 'alice', password: 'alice-pw', algorithm: 'SHA-256' }, 'INVITE', BOB);
+      const inv = alice.send({
+        ...invSpec,
+        callId: first.headers.get('Call-ID')!,
+        cseq: Number.parseInt(first.headers.get('CSeq')!, 10) + 1,
+        headers: [['Proxy-Authorization', proxyAuth]],
+      });
       const [r1, r2] = await Promise.all([b1.nextRequest('INVITE'), b2.nextRequest('INVITE')]);
+      assert.equal(r1.request.headers.has('Proxy-Authorization'), false, 'our credentials are consumed, not forwarded');
       assert.equal(r1.request.uri, b1.contactUri('bob'));
       assert.equal(r2.request.uri, b2.contactUri('bob'));
       assert.equal(r2.overClientConnection, true, 'the TCP device is reached over the connection it registered on');
@@ -88,9 +100,10 @@ describe('calls through presenced (registrar + digest + stateful proxy + presenc
       assert.deepEqual(await untilLamp(watcher, 'terminated'), ['terminated']);
       assert.deepEqual(await untilLamp(watcher, 'idle', 10_000), ['idle'], 'the publication is removed after the call');
 
-      // 480: a user with nothing registered; 404: nobody of that name.
-      assert.equal((await alice.request(inviteSpec(alice, `sip:carol@${DOMAIN}`))).status, 480);
-      assert.equal((await alice.request(inviteSpec(alice, `sip:nobody@${DOMAIN}`))).status, 404);
+      // 480: a user with nothing registered; 404: nobody of that name (once Alice proved who she is).
+      const creds = { user: 'alice', password: 'alice-pw', algorithm: 'MD5' as const };
+      assert.equal((await requestWithAuth(alice, inviteSpec(alice, `sip:carol@${DOMAIN}`), creds)).response.status, 480);
+      assert.equal((await requestWithAuth(alice, inviteSpec(alice, `sip:nobody@${DOMAIN}`), creds)).response.status, 404);
     } finally {
       await Promise.all([alice, b1, b2, watcher].map((c) => c.close()));
       await server.stop();

@@ -1,7 +1,7 @@
 /**
- * The client side of digest authentication (RFC 3261 §22.2, RFC 7616 §3.4) and of registration (§10.2) on top of
- * SipTestClient, for integration tests: answer a 401 like a phone does, register, and seed users into a
- * database before a server starts.
+ * The client side of digest authentication (RFC 3261 §22.2-22.3, RFC 7616 §3.4) and of registration (§10.2) on
+ * top of SipTestClient, for integration tests: answer a 401 or a 407 like a phone does, register, and seed users
+ * into a database before a server starts.
  */
 import { join } from 'node:path';
 import type { SipResponse } from '../../src/sip/index.js';
@@ -9,9 +9,14 @@ import { computeHa1, digestHash, userRecord, type DigestAlgorithm } from '../../
 import { SqliteStore } from '../../src/store/index.js';
 import { newBranch, randomToken, type RequestSpec, type SipTestClient } from './sip-test-client.js';
 
-/** The parameters of each WWW-Authenticate challenge, in header order. */
+/** The challenge header of a response: Proxy-Authenticate in a 407 (§22.3), WWW-Authenticate otherwise (§22.2). */
+export function challengeHeader(res: SipResponse): 'Proxy-Authenticate' | 'WWW-Authenticate' {
+  return res.status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate';
+}
+
+/** The parameters of each challenge (WWW-Authenticate, or Proxy-Authenticate in a 407), in header order. */
 export function challengesOf(res: SipResponse): Array<Record<string, string>> {
-  return res.headers.getAll('WWW-Authenticate').map((v) => {
+  return res.headers.getAll(challengeHeader(res)).map((v) => {
     const out: Record<string, string> = {};
     for (const m of v.matchAll(/([\w-]+)=(?:"([^"]*)"|([^,\s]+))/g)) out[m[1]!.toLowerCase()] = m[2] ?? m[3]!;
     return out;
@@ -45,34 +50,54 @@ export function authorization(
   );
 }
 
-/** The challenge of that algorithm in a 401. */
+/** The challenge of that algorithm in a 401 or 407. */
 export function challengeFor(res: SipResponse, algorithm: DigestAlgorithm = 'MD5'): Record<string, string> {
   const ch = challengesOf(res).find((c) => (c['algorithm'] ?? 'MD5').toUpperCase() === algorithm);
-  if (ch === undefined) throw new Error(`no ${algorithm} challenge in ${res.status}: ${res.headers.getAll('WWW-Authenticate').join(' | ')}`);
+  if (ch === undefined) throw new Error(`no ${algorithm} challenge in ${res.status}: ${res.headers.getAll(challengeHeader(res)).join(' | ')}`);
   return ch;
 }
 
 /**
- * Sends the request; when challenged (401), answers with the credentials as a UA does: same Call-ID and From
- * tag, CSeq + 1 (RFC 3261 §22.2). Returns the final response and the spec it took.
+ * The ACK of a non-2xx final response to an INVITE (§17.1.1.3): the INVITE's Request-URI, From, Call-ID, CSeq
+ * number and branch, the response's To (with its tag). Without it the server retransmits its response.
+ */
+export function ackNon2xx(client: SipTestClient, invite: RequestSpec & { branch: string; callId: string; cseq: number }, res: SipResponse): void {
+  client.send({
+    method: 'ACK',
+    uri: invite.uri,
+    ...(invite.from !== undefined ? { from: invite.from } : {}),
+    to: res.headers.get('To') ?? `<${invite.uri}>`,
+    callId: invite.callId,
+    cseq: invite.cseq,
+    branch: invite.branch,
+    headers: (invite.headers ?? []).filter(([n]) => n.toLowerCase() === 'route'),
+  });
+}
+
+/**
+ * Sends the request; when challenged (401, or 407 from a proxy), answers with the credentials as a UA does:
+ * same Call-ID and From tag, CSeq + 1, Authorization or Proxy-Authorization (RFC 3261 §22.2, §22.3), after
+ * ACKing a challenged INVITE. Returns the final response and the spec it took (with its branch).
  */
 export async function requestWithAuth(
   client: SipTestClient,
   spec: RequestSpec,
   c: Credentials,
   timeoutMs = 3000,
-): Promise<{ response: SipResponse; first: SipResponse; spec: RequestSpec }> {
+): Promise<{ response: SipResponse; first: SipResponse; spec: RequestSpec & { branch: string; callId: string; cseq: number } }> {
   const callId = spec.callId ?? `${randomToken(8)}@test`;
   const cseq = spec.cseq ?? client.nextCSeq();
-  const first = await client.request({ ...spec, callId, cseq, branch: newBranch() }, timeoutMs);
-  if (first.status !== 401) return { response: first, first, spec: { ...spec, callId, cseq } };
+  const sent = { ...spec, callId, cseq, branch: newBranch() };
+  const first = await client.request(sent, timeoutMs);
+  if (first.status !== 401 && first.status !== 407) return { response: first, first, spec: sent };
+  if (spec.method === 'INVITE') ackNon2xx(client, sent, first);
   const auth = authorization(challengeFor(first, c.algorithm ?? 'MD5'), c, spec.method, spec.uri);
-  const again: RequestSpec = {
+  const again = {
     ...spec,
     callId,
     cseq: cseq + 1,
     branch: newBranch(),
-    headers: [...(spec.headers ?? []), ['Authorization', auth]],
+    headers: [...(spec.headers ?? []), [first.status === 407 ? 'Proxy-Authorization' : 'Authorization', auth] as [string, string]],
   };
   return { response: await client.request(again, timeoutMs), first, spec: again };
 }

@@ -282,3 +282,91 @@ describe('AuthGate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
     assert.equal(tx.final.status, 401);
   });
 });
+
+describe('AuthGate.checkProxied (RFC 3261 §22.3: 407 and Proxy-Authorization for requests the proxy routes)', () => {
+  const proxyChallenges = (tx: FakeTx): Array<Record<string, string>> =>
+    tx.final.headers.getAll('Proxy-Authenticate').map((v) => {
+      const out: Record<string, string> = {};
+      for (const m of v.matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]+))/g)) out[m[1]!] = m[2] ?? m[3]!;
+      return out;
+    });
+  const invite = (from: string, extra: Array<[string, string]> = [], source?: string): FakeTx =>
+    request('INVITE', 'sip:bob@example.com', from, 'sip:bob@example.com', extra, source);
+  const proxyAnswer = (ch: Record<string, string>, user: string, password: string): string =>
+    answer(ch, { method: 'INVITE', uri: 'sip:bob@example.com', user, password, algorithm: 'SHA-256' });
+
+  test('407 with one Proxy-Authenticate per algorithm and no WWW-Authenticate; counted as a proxy challenge', async () => {
+    const { gate } = await setup({ proxy: true });
+    const tx = invite('sip:alice@example.com');
+    assert.equal(gate.checkProxied(tx), undefined);
+    assert.equal(tx.final.status, 407);
+    assert.equal(tx.final.headers.has('WWW-Authenticate'), false);
+    const ch = proxyChallenges(tx);
+    assert.deepEqual(ch.map((c) => c['algorithm']), ['SHA-256', 'MD5']);
+    assert.ok(ch.every((c) => c['realm'] === 'example.com' && c['qop'] === 'auth'));
+    assert.equal(gate.stats().proxyChallenges, 1);
+    assert.equal(gate.stats().challenges, 1);
+  });
+
+  test('right credentials pass with the identity and every value for our realm as consumed; other realms are not ours', async () => {
+    const { gate } = await setup({ proxy: true });
+    const first = invite('sip:alice@example.com');
+    gate.checkProxied(first);
+    const ours = proxyAnswer(proxyChallenges(first)[0]!, 'alice', 'secret');
+    const foreign = 'Digest username="alice", realm="carrier.example.net", nonce="n", uri="sip:bob@example.com", response="00"';
+    const tx = invite('sip:alice@example.com', [
+      ['Proxy-Authorization', foreign],
+      ['Proxy-Authorization', ours],
+    ]);
+    const passed = gate.checkProxied(tx);
+    assert.deepEqual(passed, { identity: 'sip:alice@example.com', consumed: [ours] });
+    assert.equal(tx.responses.length, 0);
+  });
+
+  test('an Authorization header (401 credentials) does not answer a 407', async () => {
+    const { gate } = await setup({ proxy: true });
+    const first = invite('sip:alice@example.com');
+    gate.checkProxied(first);
+    const tx = invite('sip:alice@example.com', [['Authorization', proxyAnswer(proxyChallenges(first)[0]!, 'alice', 'secret')]]);
+    assert.equal(gate.checkProxied(tx), undefined);
+    assert.equal(tx.final.status, 407);
+  });
+
+  test('authenticated as one user with another in From: 403', async () => {
+    const { gate } = await setup({ proxy: true });
+    const first = invite('sip:pbx@example.com');
+    gate.checkProxied(first);
+    const tx = invite('sip:pbx@example.com', [['Proxy-Authorization', proxyAnswer(proxyChallenges(first)[0]!, 'alice', 'secret')]]);
+    assert.equal(gate.checkProxied(tx), undefined);
+    assert.equal(tx.final.status, 403);
+    assert.equal(gate.stats().forbidden, 1);
+  });
+
+  test('wrong passwords count in the same limiter as REGISTER: a source blocked by calls is blocked for REGISTER', async () => {
+    const { gate } = await setup({ proxy: true });
+    const first = invite('sip:alice@example.com');
+    gate.checkProxied(first);
+    let ch = proxyChallenges(first)[0]!;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const tx = invite('sip:alice@example.com', [['Proxy-Authorization', proxyAnswer(ch, 'alice', 'guess')]]);
+      assert.equal(gate.checkProxied(tx), undefined);
+      statuses.push(tx.final.status);
+      if (tx.final.status === 407) ch = proxyChallenges(tx)[0]!;
+    }
+    assert.deepEqual(statuses, [407, 407, 403]);
+    const reg = request('REGISTER', 'sip:example.com', 'sip:alice@example.com', 'sip:alice@example.com');
+    assert.equal(gate.check(reg), undefined);
+    assert.equal(reg.final.status, 403);
+  });
+
+  test('not enforced (open mode, mode off, or proxy: false): passes with no identity and nothing consumed', async () => {
+    for (const s of [await setup({ proxy: true }, false), await setup({ proxy: true, mode: 'off' }), await setup({ proxy: false }), await setup()]) {
+      const tx = invite('sip:alice@example.com', [['Proxy-Authorization', 'Digest username="alice", realm="example.com", nonce="n", uri="sip:bob@example.com", response="00"']]);
+      assert.deepEqual(s.gate.checkProxied(tx), { identity: undefined, consumed: [] });
+      assert.equal(tx.responses.length, 0);
+    }
+    assert.equal((await setup({ proxy: true })).gate.proxyEnforced, true);
+    assert.equal((await setup({ proxy: true }, false)).gate.proxyEnforced, false);
+  });
+});

@@ -5,7 +5,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createResponseMessage, parseMessage, SipParseError, validateRequest, type RequestCore, type SipRequest, type SipUri } from '../../../src/sip/index.js';
-import { authenticateHeaders, chooseBest } from '../../../src/proxy/index.js';
+import { authenticateHeaders, chooseBest, needsCallerAuth } from '../../../src/proxy/index.js';
+import { removeConsumedCredentials } from '../../../src/proxy/caller-auth.js';
 import { branchCopy, preprocessRoutes } from '../../../src/proxy/forward-request.js';
 import { hasLooped, loopHash, proxyBranch } from '../../../src/proxy/loop-detection.js';
 
@@ -143,5 +144,55 @@ describe('best response (§16.7 steps 6-7)', () => {
     ]);
     assert.deepEqual(h.www, ['Digest realm="a", nonce="1"', 'Digest realm="c", nonce="3"']);
     assert.deepEqual(h.proxy, ['Digest realm="b", nonce="2"']);
+  });
+});
+
+describe('caller authentication policy (§16.3 step 6, §22.3)', () => {
+  const ours = (h: string): boolean => h === 'example.com';
+  const withTo = (r: SipRequest, to: string): SipRequest => {
+    r.headers.set('To', to);
+    return r;
+  };
+
+  test('initial requests From our domain need it; in-dialog, ACK, CANCEL and other domains do not', () => {
+    for (const method of ['INVITE', 'MESSAGE', 'REFER', 'BYE']) {
+      const r = req([], method);
+      assert.equal(needsCallerAuth(r, core(r), ours), true, method);
+    }
+    const inDialog = withTo(req([], 'BYE'), '<sip:bob@example.com>;tag=b1');
+    assert.equal(needsCallerAuth(inDialog, core(inDialog), ours), false, 'To tag: in a dialog');
+    const reInvite = withTo(req([]), '<sip:bob@example.com>;tag=b1');
+    assert.equal(needsCallerAuth(reInvite, core(reInvite), ours), false, 're-INVITE');
+    for (const method of ['ACK', 'CANCEL']) {
+      const r = req([], method);
+      assert.equal(needsCallerAuth(r, core(r), ours), false, method);
+    }
+    const inbound = req([]);
+    inbound.headers.set('From', '<sip:dave@other.example.net>;tag=d1');
+    assert.equal(needsCallerAuth(inbound, core(inbound), ours), false, 'a caller from another domain');
+    const gateway = req([]);
+    gateway.headers.set('From', '<tel:+15551234>;tag=g1');
+    assert.equal(needsCallerAuth(gateway, core(gateway), ours), false, 'a tel: From names no domain of ours');
+  });
+
+  test('only the consumed Proxy-Authorization values are removed from the forwarded copy', () => {
+    const mine = 'Digest username="alice", realm="example.com", nonce="n", uri="sip:bob@example.com", response="11"';
+    const theirs = 'Digest username="alice", realm="carrier.example.net", nonce="m", uri="sip:bob@example.com", response="22"';
+    const r = req([`Proxy-Authorization: ${theirs}`, `Proxy-Authorization: ${mine}`]);
+    const pre = preprocessRoutes(r, core(r).requestUri, isUs);
+    removeConsumedCredentials(pre.headers, [mine]);
+    assert.deepEqual(pre.headers.getAll('Proxy-Authorization'), [theirs]);
+    assert.equal(r.headers.getAll('Proxy-Authorization').length, 2, 'the received request is untouched');
+    removeConsumedCredentials(pre.headers, [theirs]);
+    assert.equal(pre.headers.has('Proxy-Authorization'), false);
+  });
+
+  test('the loop hash leaves out consumed credentials: the forwarded copy coming back is a loop', () => {
+    const mine = 'Digest username="alice", realm="example.com", nonce="n", uri="sip:bob@example.com", response="11"';
+    const received = req([`Proxy-Authorization: ${mine}`]);
+    const hash = loopHash(received, core(received), [mine]);
+    const back = req([`Via: SIP/2.0/UDP ${US}:5060;branch=${proxyBranch(hash)}`]);
+    assert.equal(hasLooped(back, core(back), (h, p) => h === US && (p ?? 5060) === 5060), true);
+    assert.notEqual(loopHash(received, core(received)), hash, 'without the consumed values the hash differs');
   });
 });
