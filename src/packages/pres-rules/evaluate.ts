@@ -45,7 +45,8 @@ function identityMatches(cond: IdentityCondition, who: IdentityKey): boolean {
   return false;
 }
 
-function ruleMatches(rule: PresRule, who: IdentityKey | undefined, ctx: EvaluationContext): boolean {
+/** Whether every condition of `rule` holds for the watcher `who` (RFC 4745 §10.1: conditions are AND'ed). */
+export function ruleMatches(rule: PresRule, who: IdentityKey | undefined, ctx: EvaluationContext): boolean {
   if (rule.unsupportedCondition) return false;
   if (rule.identity.length > 0) {
     if (who === undefined || ctx.authenticated === false) return false;

@@ -1,7 +1,7 @@
 /**
  * Presence authorization documents: RFC 5025 pres-rules on the RFC 4745 common-policy framework.
- * Reading and validation into a small model the evaluator walks; transformations and unknown
- * actions are kept as trees for later (RFC 5025 §3.3 provide-* filtering is not applied yet).
+ * Reading and validation into a small model the evaluator walks; each rule's transformations are
+ * read into permissions (transformations.ts) that the per-watcher filter applies (filter.ts).
  *
  * Matching is by expanded name, so `cr:`, `cp:` or default-namespace documents are all the same.
  * Pure functions: no I/O, no clock (validity periods are parsed here, compared by the evaluator).
@@ -15,6 +15,7 @@ import {
   type XmlElement,
 } from '../shared/index.js';
 import { identityKey } from './identity.js';
+import { readTransformations, type Permissions } from './transformations.js';
 
 export const COMMON_POLICY_NS = 'urn:ietf:params:xml:ns:common-policy';
 export const PRES_RULES_NS = 'urn:ietf:params:xml:ns:pres-rules';
@@ -65,8 +66,10 @@ export interface PresRule {
   readonly subHandling: SubHandling | undefined;
   /** Other `<actions>` children, kept for later. */
   readonly otherActions: readonly XmlElement[];
-  /** `<transformations>` children (provide-services, provide-persons, ...), kept for later. */
+  /** `<transformations>` children (provide-services, provide-persons, ...) as written. */
   readonly transformations: readonly XmlElement[];
+  /** What the transformations give (RFC 5025 §3.3); nothing when the rule has none. */
+  readonly permissions: Permissions;
 }
 
 export interface PresRulesDocument {
@@ -237,7 +240,10 @@ function readRule(el: XmlElement): PresRule {
         throw new Invalid(`rule ${show(id)}: unexpected element <${part.local}>`);
     }
   }
-  return { id, identity, spheres, validity, unsupportedCondition, subHandling, otherActions, transformations };
+  const permissions = readTransformations(transformations, (reason) => {
+    throw new Invalid(`rule ${show(id)}: ${reason}`);
+  });
+  return { id, identity, spheres, validity, unsupportedCondition, subHandling, otherActions, transformations, permissions };
 }
 
 function xmlReason(e: XmlError): string {

@@ -30,7 +30,12 @@ function findSphere(el: XmlElement, depth: number): XmlElement | undefined {
 /** The sphere a PIDF document declares, or undefined (none, or not PIDF). */
 export function sphereOfPidf(body: string): string | undefined {
   const root = parseXml(body);
-  if (root instanceof XmlError || root.ns !== PIDF_NS || root.local !== 'presence') return undefined;
+  return root instanceof XmlError ? undefined : sphereOfPresence(root);
+}
+
+/** {@link sphereOfPidf} of a parsed document. */
+export function sphereOfPresence(root: XmlElement): string | undefined {
+  if (root.ns !== PIDF_NS || root.local !== 'presence') return undefined;
   for (const c of root.children) {
     if (!isXmlElement(c) || c.ns !== DM_NS || c.local !== 'person') continue;
     const s = firstChild(c, RPID_NS, 'sphere');
