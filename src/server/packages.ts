@@ -4,7 +4,8 @@
  * - dialog;sla gets the dialog package's body handling passed in;
  * - presence gets the dialog package's busy test for mixDialogPresence, and, when forceActive is off, the
  *   pres-rules `authorize` hook, reading rules documents the core keeps durably (documents table) and the
- *   presentity's sphere from the core's composite presence state;
+ *   presentity's sphere from the core's composite presence state, and the pres-rules `bodyForWatcher` filter
+ *   (RFC 5025 §3.3 transformations: each watcher sees what its matching rules provide);
  * - with sphereCheck, every change of presence state is re-decided before it is sent (reauthorizeOnChange);
  * - the XCAP-style HTTP rules endpoints (admin/routes/pres-rules.ts) get a service that validates documents with
  *   the pres-rules package, stores them through the core and re-evaluates the watchers (refreshWatchers).
@@ -19,6 +20,7 @@ import { createDialogSlaPackage } from '../packages/dialog-sla/index.js';
 import { createMessageSummaryPackage } from '../packages/message-summary/index.js';
 import {
   createPresRulesAuthorizer,
+  createPresRulesBodyFilter,
   parsePresRules,
   PRES_RULES_AUID,
   PRES_RULES_CONTENT_TYPE,
@@ -93,6 +95,7 @@ export function createEventPackages(config: PresencedConfig, deps: EventPackages
       : {
           ...presence,
           authorize: createPresRulesAuthorizer({ source, now: deps.now, sphereCheck: config.sphereCheck, sphereOf }),
+          bodyForWatcher: createPresRulesBodyFilter({ source, now: deps.now, sphereCheck: config.sphereCheck }),
           // RFC 4745 §7.2 with enable_sphere_check: the decision reads the published sphere, so every change of
           // presence state is re-decided before it is sent (a watcher the new sphere excludes never gets it).
           ...(config.sphereCheck ? { reauthorizeOnChange: true } : {}),

@@ -4,11 +4,12 @@
  * 409 with an xcap-error body), and their effect on SUBSCRIBE and on live subscriptions (refreshWatchers):
  * confirm/no rule -> pending (no body) and reported through presence.winfo; allow -> active with state;
  * polite-block -> active with the neutral closed document; block -> 403, and terminated;reason=rejected for a
- * live one. Documents are durable: they survive a restart.
+ * live one; the RFC 5025 §3.3 transformations of the matching rules decide what each allowed watcher's NOTIFYs
+ * carry. Documents are durable: they survive a restart.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { startTestServer, type TestServer } from '../support/test-server.js';
 import { basics, notes, publish } from '../support/presence-ua.js';
 import { pidf } from '../support/sip-test-client.js';
 import { body, client, closeAll, state, watcher, watcherInfo, watchersOf, WATCHERINFO } from './packages-fixtures.js';
+import { getAttr, isXmlElement, parseXml, XmlError } from '../../src/packages/shared/index.js';
 
 const AUTH_POLICY = 'application/auth-policy+xml';
 
@@ -69,11 +71,16 @@ function rulesPath(user: string): string {
   return `/xcap-root/pres-rules/users/${encodeURIComponent(user)}/index`;
 }
 
-/** A pres-rules document: one rule per [watcher, sub-handling]. */
+/** RFC 5025 §3.3 transformations giving everything (the OMA default for allowed watchers). */
+const EVERYTHING =
+  '<cr:transformations><pr:provide-services><pr:all-services/></pr:provide-services><pr:provide-persons><pr:all-persons/></pr:provide-persons>' +
+  '<pr:provide-devices><pr:all-devices/></pr:provide-devices><pr:provide-all-attributes/></cr:transformations>';
+
+/** A pres-rules document: one rule per [watcher, sub-handling]; allowed watchers may see everything. */
 function rules(entries: Array<[string, 'allow' | 'confirm' | 'polite-block' | 'block']>): string {
   const rule = ([who, handling]: [string, string], i: number): string =>
     `<cr:rule id="r${i}"><cr:conditions><cr:identity><cr:one id="${who}"/></cr:identity></cr:conditions>` +
-    `<cr:actions><pr:sub-handling>${handling}</pr:sub-handling></cr:actions></cr:rule>`;
+    `<cr:actions><pr:sub-handling>${handling}</pr:sub-handling></cr:actions>${handling === 'allow' ? EVERYTHING : ''}</cr:rule>`;
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n` +
     `<cr:ruleset xmlns:pr="urn:ietf:params:xml:ns:pres-rules" xmlns:cr="urn:ietf:params:xml:ns:common-policy">` +
@@ -223,7 +230,7 @@ describe('watcher authorization by the rules (RFC 5025 §3.2.1, RFC 6665 §4.2.1
       const doc =
         `<?xml version="1.0" encoding="UTF-8"?>\n<cr:ruleset xmlns:pr="urn:ietf:params:xml:ns:pres-rules" xmlns:cr="urn:ietf:params:xml:ns:common-policy">` +
         `<cr:rule id="office"><cr:conditions><cr:identity><cr:one id="sip:boss@example.com"/></cr:identity><cr:sphere value="work"/></cr:conditions>` +
-        `<cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions></cr:rule></cr:ruleset>`;
+        `<cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions>${EVERYTHING}</cr:rule></cr:ruleset>`;
       assert.equal((await http('PUT', rulesPath(alice), { server: spheres, body: doc, headers: { 'content-type': AUTH_POLICY } })).status, 201);
       const withSphere = (sphere: string): string =>
         `<?xml version="1.0" encoding="UTF-8"?>\n<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" ` +
@@ -274,5 +281,105 @@ describe('watcher authorization by the rules (RFC 5025 §3.2.1, RFC 6665 §4.2.1
       await server3.stop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('what each allowed watcher sees: RFC 5025 §3.3 transformations', () => {
+  const FIXTURE = new URL('../fixtures/pidf/rpid-rich.xml', import.meta.url.replace('/dist/test/', '/test/'));
+
+  /** Each child of <presence> as "local#id" with the local names inside it, after checking the bytes parse. */
+  function shape(text: string): Record<string, string[]> {
+    const root = parseXml(text);
+    if (root instanceof XmlError) assert.fail(`NOTIFY body is not well-formed: ${root.message}\n${text}`);
+    assert.equal(root.ns, 'urn:ietf:params:xml:ns:pidf');
+    const out: Record<string, string[]> = {};
+    for (const c of root.children.filter(isXmlElement)) out[`${c.local}#${getAttr(c, 'id') ?? ''}`] = c.children.filter(isXmlElement).map((k) => k.local);
+    return out;
+  }
+
+  test('sip: services + persons with activities only, nothing else; all-* with provide-all-attributes, everything', async () => {
+    const alice = fresh('alice');
+    const state0 = readFileSync(FIXTURE, 'utf8').replace('entity="sip:someone@example.com"', `entity="${alice}"`);
+    const c = await client(server);
+    const published = await publish(c, { aor: alice, body: state0 });
+    assert.equal(published.status, 200);
+    const doc =
+      `<?xml version="1.0" encoding="UTF-8"?>\n<cr:ruleset xmlns:pr="urn:ietf:params:xml:ns:pres-rules" xmlns:cr="urn:ietf:params:xml:ns:common-policy">` +
+      `<cr:rule id="bob"><cr:conditions><cr:identity><cr:one id="sip:bob@example.com"/></cr:identity></cr:conditions>` +
+      `<cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions><cr:transformations>` +
+      `<pr:provide-services><pr:service-uri-scheme>sip</pr:service-uri-scheme></pr:provide-services>` +
+      `<pr:provide-persons><pr:all-persons/></pr:provide-persons><pr:provide-activities>true</pr:provide-activities>` +
+      `</cr:transformations></cr:rule>` +
+      // Without provide-persons, provide-activities has no person to show the activities in (§3.3.1 before §3.3.2).
+      `<cr:rule id="dave"><cr:conditions><cr:identity><cr:one id="sip:dave@example.com"/></cr:identity></cr:conditions>` +
+      `<cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions><cr:transformations>` +
+      `<pr:provide-services><pr:service-uri-scheme>sip</pr:service-uri-scheme></pr:provide-services><pr:provide-activities>true</pr:provide-activities>` +
+      `</cr:transformations></cr:rule>` +
+      `<cr:rule id="carol"><cr:conditions><cr:identity><cr:one id="sip:carol@example.com"/></cr:identity></cr:conditions>` +
+      `<cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions>${EVERYTHING}</cr:rule>` +
+      `<cr:rule id="eve"><cr:conditions><cr:identity><cr:one id="sip:eve@example.com"/></cr:identity></cr:conditions>` +
+      `<cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions></cr:rule>` +
+      `</cr:ruleset>`;
+    assert.equal((await put(alice, doc)).status, 201);
+
+    const subscribe = async (who: string): Promise<{ w: Awaited<ReturnType<typeof watcher>>; text: string }> => {
+      const w = await watcher(server, { presentity: alice, watcher: who });
+      assert.equal((await w.subscribe(600)).status, 200);
+      const n = (await w.notify()).request;
+      assert.equal(state(n).state, 'active', who);
+      assert.equal(n.headers.get('Content-Type'), 'application/pidf+xml');
+      return { w, text: body(n) };
+    };
+    const self = await subscribe(alice);
+    const bob = await subscribe('sip:bob@example.com');
+    const dave = await subscribe('sip:dave@example.com');
+    const carol = await subscribe('sip:carol@example.com');
+    const eve = await subscribe('sip:eve@example.com');
+
+    assert.deepEqual(shape(bob.text), {
+      'tuple#sip-phone': ['status', 'contact', 'timestamp'],
+      'person#p1': ['activities', 'timestamp'],
+    });
+    assert.match(bob.text, /<rpid:activities from="2005-05-30T12:00:00\+05:00" until="2005-05-30T17:00:00\+05:00"><rpid:note>Far away<\/rpid:note><rpid:away\/><\/rpid:activities>/);
+    assert.match(bob.text, /<status><basic>open<\/basic><\/status>/);
+    for (const hidden of ['mailto:', 'im:', 'mood', 'Scoring', 'On the desk phone', 'servcaps', 'user-input', 'Tokyo', 'urn:x-mac']) {
+      assert.ok(!bob.text.includes(hidden), `bob must not see ${hidden}`);
+    }
+    assert.deepEqual(shape(dave.text), { 'tuple#sip-phone': ['status', 'contact', 'timestamp'] });
+    assert.deepEqual(shape(eve.text), {}, 'allow without transformations: an empty <presence>');
+    assert.match(eve.text, new RegExp(`<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="${alice}"/>$`));
+    // Everything: the same bytes as the presentity's own view of itself.
+    assert.equal(carol.text, self.text);
+    for (const seenAll of ['mailto:secretary@example.com', 'rpid:mood', 'caps:servcaps', 'Scoring 120', 'pc122']) assert.ok(carol.text.includes(seenAll), seenAll);
+
+    // A change of state: each watcher gets it through its own filter again.
+    const away = state0.replace('<r:away/>', '<r:vacation/>').replace('<basic>open</basic>', '<basic>closed</basic>');
+    assert.equal((await publish(c, { aor: alice, body: away, etag: published.headers.get('SIP-ETag') })).status, 200);
+    const bob2 = body((await bob.w.notify()).request);
+    assert.deepEqual(shape(bob2), shape(bob.text));
+    assert.match(bob2, /<rpid:vacation\/>/);
+    assert.match(bob2, /<tuple id="sip-phone"><status><basic>closed<\/basic>/);
+    assert.match(body((await carol.w.notify()).request), /<rpid:vacation\/>/);
+    assert.deepEqual(shape(body((await eve.w.notify()).request)), {});
+  });
+
+  test('new rules apply to live watchers at once: bob loses the persons, keeps the sip: service', async () => {
+    const alice = fresh('alice');
+    const c = await client(server);
+    const state0 = readFileSync(FIXTURE, 'utf8').replace('entity="sip:someone@example.com"', `entity="${alice}"`);
+    assert.equal((await publish(c, { aor: alice, body: state0 })).status, 200);
+    const created = await put(alice, rules([['sip:bob@example.com', 'allow']]));
+    const bob = await watcher(server, { presentity: alice, watcher: 'sip:bob@example.com' });
+    assert.equal((await bob.subscribe(600)).status, 200);
+    assert.ok('person#p1' in shape(body((await bob.notify()).request)));
+    const narrower =
+      `<?xml version="1.0" encoding="UTF-8"?>\n<cr:ruleset xmlns:pr="urn:ietf:params:xml:ns:pres-rules" xmlns:cr="urn:ietf:params:xml:ns:common-policy">` +
+      `<cr:rule id="bob"><cr:conditions><cr:identity><cr:one id="sip:bob@example.com"/></cr:identity></cr:conditions>` +
+      `<cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions><cr:transformations>` +
+      `<pr:provide-services><pr:service-uri-scheme>sip</pr:service-uri-scheme></pr:provide-services></cr:transformations></cr:rule></cr:ruleset>`;
+    assert.equal((await put(alice, narrower, { 'if-match': created.headers['etag'] as string })).status, 200);
+    const n = (await bob.notify()).request;
+    assert.equal(state(n).state, 'active');
+    assert.deepEqual(shape(body(n)), { 'tuple#sip-phone': ['status', 'contact', 'timestamp'] });
   });
 });
