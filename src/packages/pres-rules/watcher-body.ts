@@ -45,6 +45,8 @@ export interface PresRulesBodyFilterOptions {
 
 /** Per document: permissions by watcher (time-independent documents only) and by set of matching rules. */
 interface DocCache {
+  /** The presentity the document belongs to (a document object is never shared; if it were, no caching). */
+  readonly presentity: string;
   readonly timeless: boolean;
   readonly byWatcher: Map<string, Permissions>;
   readonly bySet: Map<string, Permissions>;
@@ -59,7 +61,8 @@ interface Variants {
   readonly byKey: Map<string, string>;
 }
 
-const MAX_WATCHERS_PER_DOC = 4096;
+// A whole fan-out should hit: the bound is the watcher count of a popular presentity, not of a typical one.
+const MAX_WATCHERS_PER_DOC = 32_768;
 const MAX_SETS_PER_DOC = 1024;
 const MAX_VARIANTS = 64;
 // The composite is our own serialization of bodies each validated on PUBLISH; the bounds only guard against bugs.
@@ -75,10 +78,10 @@ export function createPresRulesBodyFilter(options: PresRulesBodyFilterOptions): 
   const docs = new WeakMap<PresRulesDocument, DocCache>();
   const presentities = new Map<string, Variants>();
 
-  const docCache = (doc: PresRulesDocument): DocCache => {
+  const docCache = (doc: PresRulesDocument, presentity: string): DocCache => {
     let c = docs.get(doc);
     if (c === undefined) {
-      c = { timeless: doc.rules.every((r) => r.validity.length === 0), byWatcher: new Map(), bySet: new Map() };
+      c = { presentity, timeless: doc.rules.every((r) => r.validity.length === 0), byWatcher: new Map(), bySet: new Map() };
       docs.set(doc, c);
     }
     return c;
@@ -106,9 +109,9 @@ export function createPresRulesBodyFilter(options: PresRulesBodyFilterOptions): 
   };
 
   const permissionsOf = (doc: PresRulesDocument, presentity: string, watcher: string, sphere: string | undefined): Permissions => {
-    const cache = docCache(doc);
-    if (!cache.timeless) return compute(doc, cache, presentity, watcher, sphere);
-    const key = `${presentity}\u0000${sphere ?? ''}\u0000${watcher}`;
+    const cache = docCache(doc, presentity);
+    if (!cache.timeless || cache.presentity !== presentity) return compute(doc, cache, presentity, watcher, sphere);
+    const key = sphere === undefined ? watcher : `${sphere}\u0000${watcher}`;
     let p = cache.byWatcher.get(key);
     if (p === undefined) {
       p = compute(doc, cache, presentity, watcher, sphere);
