@@ -19,6 +19,8 @@ import type { ServerTransaction } from '../transaction/index.js';
 
 /** What the proxy needs of the authentication side (src/auth AuthGate fits it). */
 export interface ProxyAuthenticator {
+  /** Whether anyone is challenged right now (false in open mode): lets the proxy skip the policy checks. */
+  readonly proxyEnforced: boolean;
   /**
    * Answers the request itself (407 with Proxy-Authenticate, 403, 400) and returns undefined, or returns the
    * authenticated AOR (undefined when authentication is not enforced) and the Proxy-Authorization values

@@ -181,7 +181,7 @@ export class StatefulProxy {
       return;
     }
     let consumed: readonly string[] = [];
-    if (this.#auth !== undefined && needsCallerAuth(req, core, this.#isOurDomain)) {
+    if (this.#auth !== undefined && this.#auth.proxyEnforced && needsCallerAuth(req, core, this.#isOurDomain)) {
       const passed = this.#auth.checkProxied(tx);
       if (passed === undefined) return; // answered: 407, 403 or 400
       consumed = passed.consumed;
