@@ -295,6 +295,44 @@ describe('dependsOn: presence mixed from dialog state (mix_dialog_presence)', ()
   });
 });
 
+describe('bodyForWatcher: per-watcher bodies (aux_body_processing, pres-rules transformations)', () => {
+  test('the composite as is, one string shared by several watchers, and their own: each watcher gets its body', async () => {
+    // A package answering by watcher: the composite unchanged, a string it reuses for "team" watchers, or a
+    // fresh string per watcher; the core's per-composite encoding cache must never hand one watcher's to another.
+    let shared = '';
+    const presence = createPresencePackage({});
+    const pkg: EventPackage = {
+      ...presence,
+      bodyForWatcher(composite, w) {
+        if (w.watcher.startsWith('sip:all')) return composite;
+        if (w.watcher.startsWith('sip:team')) return (shared = composite.replace(/<note>[^<]*<\/note>/, ''));
+        return `${composite.slice(0, -'</presence>'.length)}<note>for ${w.watcher}</note></presence>`;
+      },
+    };
+    const { core, sender } = await makeCore({ packages: [pkg] });
+    const r = await publish(core, ALICE, { body: pidf(ALICE, 'phone', 'open', 'private') });
+    const who = ['sip:all@example.com', 'sip:team1@example.com', 'sip:team2@example.com', 'sip:x1@example.com', 'sip:x2@example.com', 'sip:x3@example.com'];
+    const watchers = who.map((w) => new Watcher({ presentity: ALICE, watcher: w }));
+    for (const w of watchers) await w.subscribe(core);
+    const check = (note: string): void => {
+      const last = new Map<string, string>();
+      for (const n of sender.notifies()) last.set(n.request.headers.get('Call-ID')!, bodyOf(n.request));
+      const bodies = watchers.map((w) => last.get(w.callId)!);
+      assert.match(bodies[0]!, new RegExp(`<note>${note}</note>`), 'all: the composite');
+      assert.equal(bodies[1], shared);
+      assert.equal(bodies[2], shared);
+      assert.doesNotMatch(bodies[1]!, /<note>/);
+      for (let i = 3; i < who.length; i++) assert.match(bodies[i]!, new RegExp(`<note>for ${who[i]}</note></presence>$`));
+    };
+    check('private');
+    await publish(core, ALICE, { body: pidf(ALICE, 'phone', 'closed', 'gone'), etag: r.headers.get('SIP-ETag')! });
+    await settle();
+    check('gone');
+    assert.match(shared, /closed/);
+    await core.stop();
+  });
+});
+
 describe('documents (XCAP-style rules storage)', () => {
   test('put, get, replace with If-Match, 412 on a stale tag, delete; durable across a restart', async () => {
     const inner = new MemoryStore();
