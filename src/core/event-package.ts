@@ -215,7 +215,9 @@ export interface EventPackage {
 
   /**
    * Per-watcher rewrite of the composite body (Kamailio aux_body_processing: version counters, filtering).
-   * Return undefined to send the NOTIFY without a body. Default: the composite as is.
+   * Return undefined to send the NOTIFY without a body. Default: the composite as is. Returning `composite` itself
+   * sends the composite's shared bytes (no copy); a string returned to several watchers of one composite (one
+   * filtered document per permission set) is encoded once.
    */
   bodyForWatcher?(composite: string, watcher: WatcherContext): string | undefined;
 
