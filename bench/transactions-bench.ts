@@ -22,6 +22,9 @@ const transport: TransactionTransport = {
     sentBytes += data.length;
     return Promise.resolve();
   },
+  post(data) {
+    sentBytes += data.length;
+  },
   localSentBy: (d) => ({ protocol: d.protocol, host: '127.0.0.1', port: 5060 }),
 };
 const clock = new ManualClock();

@@ -20,6 +20,8 @@ export interface TransactionTransport {
   onParseError(handler: ParseErrorHandler): void;
   /** Responses too: the layer routes them itself (§18.2.2 via responseDestination) and keeps the bytes. */
   send(data: Buffer, dest: Destination, local?: LocalBinding): Promise<void>;
+  /** send() for bytes nobody waits for (responses): failures are the transport's to count and log. */
+  post(data: Buffer, dest: Destination, local?: LocalBinding): void;
   localSentBy(dest: Destination): SentBy | undefined;
 }
 

@@ -30,8 +30,10 @@ export function hasMagicCookie(via: Via): boolean {
 export function serverKey(method: string, core: RequestCore, requestUri: string, topViaText: string): string {
   const via = core.via[0];
   const m = method === 'ACK' ? 'INVITE' : method;
-  if (hasMagicCookie(via)) return `${via.branch}${SEP}${sentByKey(via)}${SEP}${m}`;
-  return `2543${SEP}${requestUri}${SEP}${tagOf(core.from)}${SEP}${core.callId}${SEP}${core.cseq.seq}${SEP}${m}${SEP}${topViaText}`;
+  // join, not a template: one flat string that shares nothing with the request text (a concatenation of
+  // header slices would keep the whole request alive as long as the key lives, Timer J included).
+  if (hasMagicCookie(via)) return [via.branch, sentByKey(via), m].join(SEP);
+  return ['2543', requestUri, tagOf(core.from), core.callId, core.cseq.seq, m, topViaText].join(SEP);
 }
 
 /**
@@ -48,7 +50,7 @@ export function cancelTargetKey(core: RequestCore, requestUri: string, topViaTex
 export function mergeKey(core: RequestCore): string | undefined {
   const fromTag = tagOf(core.from);
   if (fromTag === '' || tagOf(core.to) !== '') return undefined;
-  return `${fromTag}${SEP}${core.callId}${SEP}${core.cseq.seq}${SEP}${core.cseq.method}`;
+  return [fromTag, core.callId, core.cseq.seq, core.cseq.method].join(SEP);
 }
 
 /** Client transaction key (§17.1.3): top Via branch + CSeq method. */

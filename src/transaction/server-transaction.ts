@@ -56,10 +56,8 @@ export function responseRoute(core: Pick<RequestCore, 'via'>, inbound: InboundCo
 }
 
 export function sendBytes(ctx: TxContext, bytes: Buffer, route: ResponseRoute): void {
-  ctx.transport.send(bytes, route.dest, route.local).catch((err: unknown) => {
-    // §17.2.4: a transport failure on a response leaves nothing to retry here; the client retransmits.
-    ctx.logger.debug({ err }, 'response send failed');
-  });
+  // §17.2.4: a transport failure on a response leaves nothing to retry here; the client retransmits.
+  ctx.transport.post(bytes, route.dest, route.local);
 }
 
 export abstract class BaseServerTransaction implements ServerTransaction, ServerEntry {

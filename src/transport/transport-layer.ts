@@ -137,6 +137,7 @@ export class TransportLayer {
               sendBufferBytes: snd,
               logger: this.#logger,
               onDatagram: this.#onDatagram,
+              onPostError: this.#onPostError,
             })
           : new TcpListener({ host: l.host, port: l.port, logger: this.#logger, onConnection: this.#onConnection });
       if (listener instanceof UdpListener) this.#udp.push(listener);
@@ -212,6 +213,31 @@ export class TransportLayer {
   }
 
   /**
+   * Sends bytes nobody waits for (responses, retransmissions): like send(), but a failure is only counted
+   * and logged, and a UDP datagram costs no promise.
+   */
+  post(data: Buffer, dest: Destination, local?: LocalBinding): void {
+    if (dest.protocol !== 'udp') {
+      this.#sendTcp(data, dest).catch(this.#onPostError);
+      return;
+    }
+    const listener = this.#udpListener(dest, local, data.length);
+    if (typeof listener === 'string') {
+      this.#onPostError(new Error(listener));
+      return;
+    }
+    this.#counters.udpDatagramsOut++;
+    this.#counters.udpBytesOut += data.length;
+    listener.post(data, dest.port, normalizeAddress(dest.address));
+  }
+
+  readonly #onPostError = (err: unknown): void => {
+    this.#counters.sendErrors++;
+    // RFC 3261 §17.2.4: nothing to retry for a response; the client retransmits its request.
+    this.#logger.debug({ err }, 'send failed');
+  };
+
+  /**
    * Sends a response to the request that arrived as `inbound` (RFC 3261 §18.2.2, RFC 3581 §4), routed by
    * its top Via (which must already carry received/rport: see stampVia). Synchronous up to the socket
    * write, so a reply written from a parse-error handler precedes the connection close.
@@ -246,6 +272,15 @@ export class TransportLayer {
   }
 
   #sendUdp(data: Buffer, dest: Destination, local: LocalBinding | undefined): Promise<void> {
+    const listener = this.#udpListener(dest, local, data.length);
+    if (typeof listener === 'string') return Promise.reject(new Error(listener));
+    this.#counters.udpDatagramsOut++;
+    this.#counters.udpBytesOut += data.length;
+    return listener.send(data, dest.port, normalizeAddress(dest.address));
+  }
+
+  /** The listener to send `data` to `dest` from (`local` when given), or why there is none. */
+  #udpListener(dest: Destination, local: LocalBinding | undefined, size: number): UdpListener | string {
     const family = isIPv6Address(dest.address) ? 6 : 4;
     // Loops, not find() with closures: this runs for every datagram we send.
     const udp = this.#udp;
@@ -257,13 +292,9 @@ export class TransportLayer {
       }
     }
     for (let i = 0; i < udp.length && listener === undefined; i++) if (udp[i]!.family === family) listener = udp[i];
-    if (listener === undefined) return Promise.reject(new Error(`no UDP listener for IPv${family}`));
-    if (data.length > this.#maxMessageSize) {
-      return Promise.reject(new Error(`message of ${data.length} bytes exceeds maxMessageSize`));
-    }
-    this.#counters.udpDatagramsOut++;
-    this.#counters.udpBytesOut += data.length;
-    return listener.send(data, dest.port, normalizeAddress(dest.address));
+    if (listener === undefined) return `no UDP listener for IPv${family}`;
+    if (size > this.#maxMessageSize) return `message of ${size} bytes exceeds maxMessageSize`;
+    return listener;
   }
 
   #sendTcp(data: Buffer, dest: Destination): Promise<void> {

@@ -81,6 +81,10 @@ export class FakeTransport implements TransactionTransport {
     return err === undefined ? Promise.resolve() : Promise.reject(err);
   }
 
+  post(data: Buffer, dest: Destination, local?: LocalBinding): void {
+    this.send(data, dest, local).catch(() => undefined);
+  }
+
   localSentBy(dest: Destination): SentBy | undefined {
     return { protocol: dest.protocol, host: '127.0.0.1', port: dest.protocol === 'udp' ? 5060 : 5062 };
   }
