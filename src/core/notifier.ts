@@ -61,9 +61,12 @@ export class Notifier {
   /** Encoded per-watcher bodies by composite; dropped with the composite when the state changes. */
   readonly #variants = new WeakMap<Composite, Array<{ readonly text: string; readonly bytes: Buffer }>>();
   #stopped = false;
+  /** NOTIFYs between two set-notify-cseq writes of a dialog: a quarter of the restart margin, so it always covers them. */
+  readonly #cseqStride: number;
 
   constructor(ctx: CoreContext, winfo: WatcherInfo, onDeliveryFailure: (sub: Subscription, reason: DeliveryFailure) => void) {
     this.#ctx = ctx;
+    this.#cseqStride = Math.max(1, Math.floor(ctx.config.cseqRestartMargin / 4));
     this.#winfo = winfo;
     this.#onDeliveryFailure = onDeliveryFailure;
     for (const p of ctx.registry.packages()) {
@@ -359,13 +362,15 @@ export class Notifier {
     sub.fullState = false;
     sub.lastNotifyAt = ctx.clock.now();
     ctx.counters.notifySent++;
-    if (!sub.removed) {
-      // Cheap and not awaited: a restart adds a margin over the stored value (docs/storage.md).
+    const seq = sub.dialog.localSeq;
+    if (!sub.removed && seq - sub.storedSeq >= this.#cseqStride) {
+      // Not awaited, and only every few NOTIFYs: a restart adds cseqRestartMargin over the stored value, which
+      // covers the NOTIFYs sent since (fewer than the stride) plus the writes a crash can catch uncommitted
+      // (docs/storage.md). The body version grows at most as fast as the CSeq, so it rides along.
       const id = sub.id;
-      const seq = sub.dialog.localSeq;
-      const version = body !== undefined ? sub.version : undefined;
+      sub.storedSeq = seq;
       ctx
-        .track(ctx.store.write([{ kind: 'set-notify-cseq', id, localSeq: seq, version }]))
+        .track(ctx.store.write([{ kind: 'set-notify-cseq', id, localSeq: seq, version: sub.version }]))
         .catch((err: unknown) => ctx.logger.warn({ err, id }, 'set-notify-cseq write failed'));
     }
     let sent: Promise<ClientTransactionOutcome>;

@@ -169,6 +169,12 @@ export class Subscription implements HeapItem {
   nextHop: Destination | undefined = undefined;
   /** NOTIFYs with a body sent so far: the version of the next body (RFC 3858 §4.1, RFC 4235 §4.1), from 0. */
   version = 0;
+  /**
+   * The local CSeq the store has (or is committing) for this dialog: the record written when the subscription was
+   * created or restored carries the dialog's CSeq of that moment, and the notifier records it again every few
+   * NOTIFYs (a restart adds cseqRestartMargin over it).
+   */
+  storedSeq: number;
   /** Watcher-info subscriptions only: changes not yet notified. */
   winfo: WinfoDelta | undefined = undefined;
   /** The Event header of its NOTIFYs. */
@@ -189,6 +195,7 @@ export class Subscription implements HeapItem {
     public flow: FlowRecord,
   ) {
     this.eventHeader = eventHeaderOf(entry.pkg.name, eventParams, eventId);
+    this.storedSeq = dialog.localSeq;
   }
 
   get presentity(): string {

@@ -32,7 +32,7 @@ function winfoDoc(body: string) {
 }
 
 describe('body version per subscription (RFC 4235 §4.1, RFC 3858 §4.1)', () => {
-  test('counts NOTIFYs with a body from 0, is stored with the CSeq, and survives a restart with the margin', async () => {
+  test('counts NOTIFYs with a body from 0, is stored with the subscription, and survives a restart with the margin', async () => {
     const inner = new MemoryStore();
     const clock = new ManualClock();
     const a = await makeCore({ store: new FlakyStore(inner), clock, packages: [createDialogPackage()] });
@@ -43,7 +43,8 @@ describe('body version per subscription (RFC 4235 §4.1, RFC 3858 §4.1)', () =>
     const versions = a.sender.notifies().map((n) => parseDialogInfo(bodyOf(n.request)));
     assert.deepEqual(versions.map((r) => (r.ok ? r.doc.version : -1)), [0, 1, 2]);
     const stored = (await inner.load()).subscriptions[0]!;
-    assert.equal(stored.version, 3, 'the next version is stored (set-notify-cseq carries it)');
+    // Recorded with the CSeq every few NOTIFYs (set-notify-cseq): at most a stride (margin / 4) behind.
+    assert.ok(stored.version <= 3 && 3 - stored.version < 25, `stored version ${stored.version}`);
     await a.core.stop();
 
     const b = await makeCore({ store: new FlakyStore(inner), clock, packages: [createDialogPackage()], config: { notifyRecoveryRate: 1000 } });
@@ -51,7 +52,8 @@ describe('body version per subscription (RFC 4235 §4.1, RFC 3858 §4.1)', () =>
     await settle();
     const r = parseDialogInfo(bodyOf(b.sender.notifies()[0]!.request));
     assert.ok(r.ok);
-    assert.equal(r.doc.version, 103, 'never a version the subscriber saw already (margin 100)');
+    assert.equal(r.doc.version, stored.version + 100, 'the stored version plus the margin (100)');
+    assert.ok(r.doc.version > 2, 'never a version the subscriber saw already');
     await b.core.stop();
   });
 

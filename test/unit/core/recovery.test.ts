@@ -18,6 +18,9 @@ describe('restart: subscriptions survive, CSeq never goes backwards, no NOTIFY s
     const lastSeq = cseqOf(a.sender.notifies().at(-1)!.request);
     const sentBefore = a.sender.sent.length;
     await a.core.stop();
+    // The stored CSeq trails the last one sent by less than the write stride (margin / 4).
+    const storedSeq = (await inner.load()).subscriptions[0]!.dialog.localSeq;
+    assert.ok(storedSeq <= lastSeq && lastSeq - storedSeq < 25, `stored ${storedSeq}, last sent ${lastSeq}`);
     assert.equal(a.sender.sent.length, sentBefore, 'no NOTIFY on shutdown');
 
     const b = await makeCore({ store: new FlakyStore(inner), clock, config: { notifyRecoveryRate: 10 } });
@@ -28,7 +31,7 @@ describe('restart: subscriptions survive, CSeq never goes backwards, no NOTIFY s
     const n = b.sender.notifies();
     assert.equal(n.length, 1, 'recovered subscription re-notified');
     assert.ok(cseqOf(n[0]!.request) > lastSeq, `CSeq ${cseqOf(n[0]!.request)} must exceed ${lastSeq}`);
-    assert.equal(cseqOf(n[0]!.request), lastSeq + 100 + 1, 'the safety margin is applied');
+    assert.equal(cseqOf(n[0]!.request), storedSeq + 100 + 1, 'the safety margin is applied');
     assert.match(bodyOf(n[0]!.request), /before restart/);
     assert.equal(n[0]!.request.headers.get('Call-ID'), w.callId);
     // The dialog still works: an in-dialog refresh is recognised.
@@ -40,15 +43,16 @@ describe('restart: subscriptions survive, CSeq never goes backwards, no NOTIFY s
     const clock = new ManualClock();
     const a = await makeCore({ store: new FlakyStore(inner), clock });
     await new Watcher({ presentity: ALICE }).subscribe(a.core);
+    const firstStored = (await inner.load()).subscriptions[0]!.dialog.localSeq;
     await a.core.stop();
     const b = await makeCore({ store: new FlakyStore(inner), clock });
     await b.core.stop(); // stopped before any recovery NOTIFY went out
     const snap = await inner.load();
-    assert.ok(snap.subscriptions[0]!.dialog.localSeq >= 101);
+    assert.equal(snap.subscriptions[0]!.dialog.localSeq, firstStored + 100, 'the raised value is stored');
     const c = await makeCore({ store: new FlakyStore(inner), clock, config: { notifyRecoveryRate: 1000 } });
     clock.advance(1000);
     await settle();
-    assert.ok(cseqOf(c.sender.notifies()[0]!.request) > 201);
+    assert.equal(cseqOf(c.sender.notifies()[0]!.request), firstStored + 200 + 1, 'raised again over the raised value');
   });
 
   test('what expired while down is dropped durably at start, and not notified', async () => {

@@ -172,10 +172,13 @@ describe('RFC 6665 §4.2.1.2 / §4.2.2: the NOTIFY that follows', () => {
     assert.match(bodyOf(req), /entity="sip:alice@example.com"/);
   });
 
-  test('after each NOTIFY its CSeq is written (set-notify-cseq)', async () => {
-    const { core, store } = await makeCore();
-    await new Watcher({ presentity: ALICE }).subscribe(core);
-    assert.ok(store.writes.some((w) => w.some((m) => m.kind === 'set-notify-cseq' && m.localSeq === 1)));
+  test('the NOTIFY CSeq is recorded every cseqRestartMargin / 4 NOTIFYs (set-notify-cseq), within the restart margin', async () => {
+    const { core, store } = await makeCore({ config: { cseqRestartMargin: 40 } });
+    const w = new Watcher({ presentity: ALICE });
+    await w.subscribe(core);
+    for (let i = 0; i < 24; i++) await w.subscribe(core, 600); // each refresh is answered with a NOTIFY
+    const recorded = store.writes.flatMap((ws) => ws.flatMap((m) => (m.kind === 'set-notify-cseq' ? [m.localSeq] : [])));
+    assert.deepEqual(recorded, [10, 20], 'every 10th NOTIFY of the 25');
   });
 });
 
