@@ -152,6 +152,8 @@ const TRANSACTION: PolledMetric<StatsRecord>[] = [
   counter('presenced_sip_stray_responses_total', 'Responses matching no transaction.', 'strayResponses'),
   counter('presenced_sip_unanswered_total', 'Requests answered 500 by the guard timer because the core did not answer.', 'unanswered'),
   counter('presenced_sip_overload_total', 'Requests refused because the transaction table was full.', 'overload'),
+  gauge('presenced_sip_completed_transactions', 'Answered non-INVITE server transactions kept for retransmissions (Timer J).', 'completedServerTransactions'),
+  counter('presenced_sip_completed_evicted_total', 'Completed server transactions dropped before Timer J (maxCompletedTransactions reached).', 'completedEvictedEarly'),
 ];
 
 const STORE: PolledMetric<StatsRecord>[] = [

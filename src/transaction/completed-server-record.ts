@@ -59,6 +59,13 @@ export class CompletedServerRecord implements ServerEntry {
     this.#onTerminated(this);
   };
 
+  /** Ends the wait before Timer J (the layer holds too many records): as if it had fired. */
+  evict(): void {
+    if (this.#terminated) return;
+    this.#ctx.timers.cancel(this.#timerJ);
+    this.#expire();
+  }
+
   /** Cancels Timer J (layer shutdown). */
   dispose(): void {
     this.#ctx.timers.cancel(this.#timerJ);

@@ -50,6 +50,11 @@ export class TransactionCounters {
   unanswered = 0;
   /** Requests refused because the transaction table was full. */
   overload = 0;
+  /**
+   * Completed non-INVITE server transactions dropped before Timer J because maxCompletedTransactions were held
+   * (a retransmission arriving later is handled as a new request).
+   */
+  completedEvictedEarly = 0;
   /** UDP requests over the MTU bound sent over TCP instead (RFC 3261 §18.1.1), and fallbacks to UDP. */
   mtuSwitchedToTcp = 0;
   mtuFallbacksToUdp = 0;

@@ -57,8 +57,16 @@ export interface TransactionLayerOptions {
   readonly t4Ms?: number;
   /** A request the TU has not answered after this long gets a 500. Default 32 s (64*T1). */
   readonly unansweredTimeoutMs?: number;
-  /** Bounds on live transactions; beyond them requests get a stateless 503 and sendRequest a local 503. */
+  /**
+   * Bounds on live transactions (server: not yet answered, or INVITE); beyond them requests get a stateless
+   * 503 and sendRequest a local 503.
+   */
   readonly maxServerTransactions?: number;
+  /**
+   * Completed non-INVITE server transactions kept for Timer J (32 s on UDP, ~0.9 KB each): beyond this many the
+   * oldest is dropped early rather than new requests refused. Default 200,000 (6,000 requests/s sustained).
+   */
+  readonly maxCompletedTransactions?: number;
   readonly maxClientTransactions?: number;
   /**
    * RFC 3261 §18.1.1: a UDP-bound request larger than this goes over TCP (falling back to UDP if the
@@ -75,7 +83,10 @@ export interface TransactionLayerOptions {
 }
 
 export interface TransactionStats extends MethodCountsSnapshot {
+  /** Server transactions in the matching table, completed ones (Timer J) included. */
   readonly serverTransactions: number;
+  readonly completedServerTransactions: number;
+  readonly completedEvictedEarly: number;
   readonly clientTransactions: number;
   readonly requestRetransmissionsAbsorbed: number;
   readonly responsesRetransmitted: number;
@@ -120,6 +131,11 @@ export class TransactionLayer implements RequestSender {
   readonly #ctx: TxContext;
   readonly #supported: Set<string>;
   readonly #maxServer: number;
+  readonly #maxCompleted: number;
+  /** Completed records in the order they were made, which is their Timer J order (one fixed delay). */
+  #completedFifo: (CompletedServerRecord | undefined)[] = [];
+  #completedHead = 0;
+  #completedCount = 0;
   readonly #maxClient: number;
   readonly #udpMtu: number;
   readonly #rejectMaxForwardsZero: boolean;
@@ -152,6 +168,7 @@ export class TransactionLayer implements RequestSender {
     };
     this.#supported = new Set(opts.supported.map((t) => t.toLowerCase()));
     this.#maxServer = opts.maxServerTransactions ?? 200_000;
+    this.#maxCompleted = opts.maxCompletedTransactions ?? 200_000;
     this.#maxClient = opts.maxClientTransactions ?? 200_000;
     this.#udpMtu = opts.udpMtu ?? 1300;
     this.#rejectMaxForwardsZero = opts.rejectMaxForwardsZero ?? true;
@@ -165,6 +182,7 @@ export class TransactionLayer implements RequestSender {
       ...this.#ctx.counters,
       ...this.#ctx.methods.snapshot(),
       serverTransactions: this.#servers.size,
+      completedServerTransactions: this.#completedCount,
       clientTransactions: this.#clients.size,
     };
   }
@@ -179,6 +197,9 @@ export class TransactionLayer implements RequestSender {
     this.#servers.clear();
     this.#merge.clear();
     this.#clients.clear();
+    this.#completedFifo = [];
+    this.#completedHead = 0;
+    this.#completedCount = 0;
   }
 
   // ------------------------------------------------------------ client side
@@ -367,7 +388,8 @@ export class TransactionLayer implements RequestSender {
       req.headers.set('Via', vias);
       core = { ...core, via: [stamped, ...core.via.slice(1)] };
     }
-    if (this.#servers.size >= this.#maxServer) {
+    // Completed records do not count: a burst of answered requests must not lock out the next ones.
+    if (this.#servers.size - this.#completedCount >= this.#maxServer) {
       this.#ctx.counters.overload++;
       this.#replyStateless(req, 503, 'Service Unavailable', inbound, [['Retry-After', OVERLOAD_RETRY_AFTER_S]]);
       return;
@@ -485,8 +507,10 @@ export class TransactionLayer implements RequestSender {
     if (r.entry !== tx) return;
     if (replacement !== undefined) {
       r.entry = replacement;
+      if (replacement instanceof CompletedServerRecord) this.#holdCompleted(replacement);
       return;
     }
+    if (tx instanceof CompletedServerRecord) this.#completedCount--;
     if (r.inServers) {
       this.#servers.delete(r.key);
       r.inServers = false;
@@ -496,6 +520,26 @@ export class TransactionLayer implements RequestSender {
       r.inMerge = false;
     }
   };
+
+  /** Keeps `record` for its Timer J, dropping the oldest ones early beyond maxCompletedTransactions. */
+  #holdCompleted(record: CompletedServerRecord): void {
+    this.#completedFifo.push(record);
+    this.#completedCount++;
+    const fifo = this.#completedFifo;
+    while (this.#completedCount > this.#maxCompleted && this.#completedHead < fifo.length) {
+      const oldest = fifo[this.#completedHead];
+      fifo[this.#completedHead++] = undefined;
+      if (oldest === undefined || oldest.terminated) continue;
+      this.#ctx.counters.completedEvictedEarly++;
+      oldest.evict();
+    }
+    // Records leave at the head (Timer J or eviction): drop the spent prefix now and then.
+    while (this.#completedHead < fifo.length && fifo[this.#completedHead]?.terminated !== false) fifo[this.#completedHead++] = undefined;
+    if (this.#completedHead > 4096 && this.#completedHead * 2 > fifo.length) {
+      this.#completedFifo = fifo.slice(this.#completedHead);
+      this.#completedHead = 0;
+    }
+  }
 
   // ------------------------------------------------------------ stateless errors
 

@@ -456,4 +456,52 @@ describe('overload and shutdown', () => {
     layer.stop();
     assert.equal(clock.pending, 0, 'stop() leaves no timer behind');
   });
+
+  test('answered transactions waiting out Timer J do not count against maxServerTransactions', () => {
+    const clock = new ManualClock();
+    const transport = new FakeTransport(() => clock.now());
+    const layer = new TransactionLayer(
+      transport,
+      { onRequest: (tx) => tx.respond(createResponse(tx.request, tx.core, 200, { toTag: 't' })) },
+      { clock, logger: silentLogger, serverHeader: 'x', supported: [], maxServerTransactions: 2 },
+    );
+    for (let i = 0; i < 10; i++) transport.deliver(request({ branch: `z9hG4bK-${i}`, cseq: i + 1 }));
+    assert.deepEqual(transport.responses.map((r) => r.response.status), Array(10).fill(200));
+    assert.equal(layer.stats().completedServerTransactions, 10);
+    assert.equal(layer.stats().overload, 0);
+    layer.stop();
+  });
+
+  test('beyond maxCompletedTransactions the oldest completed one ends before Timer J; a later retransmission is new work', () => {
+    const clock = new ManualClock();
+    const transport = new FakeTransport(() => clock.now());
+    const seen: string[] = [];
+    const layer = new TransactionLayer(
+      transport,
+      {
+        onRequest: (tx) => {
+          seen.push(tx.request.headers.get('via') ?? '');
+          tx.respond(createResponse(tx.request, tx.core, 200, { toTag: 't' }));
+        },
+      },
+      { clock, logger: silentLogger, serverHeader: 'x', supported: [], maxCompletedTransactions: 3 },
+    );
+    for (let i = 0; i < 5; i++) transport.deliver(request({ branch: `z9hG4bK-${i}`, cseq: i + 1 }));
+    const stats = layer.stats();
+    assert.equal(stats.completedServerTransactions, 3);
+    assert.equal(stats.serverTransactions, 3);
+    assert.equal(stats.completedEvictedEarly, 2);
+    // The newest are still matched: a retransmission of #4 is absorbed and answered from the record.
+    transport.deliver(request({ branch: 'z9hG4bK-4', cseq: 5 }));
+    assert.equal(seen.length, 5);
+    assert.equal(layer.stats().requestRetransmissionsAbsorbed, 1);
+    // The oldest was dropped: its retransmission reaches the TU again.
+    transport.deliver(request({ branch: 'z9hG4bK-0', cseq: 1 }));
+    assert.equal(seen.length, 6);
+    // Timer J still ends the others on time, and the count follows.
+    clock.advance(32_000);
+    assert.equal(layer.stats().completedServerTransactions, 0);
+    assert.equal(layer.stats().serverTransactions, 0);
+    layer.stop();
+  });
 });
