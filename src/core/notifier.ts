@@ -94,7 +94,7 @@ export class Notifier {
         this.#computing.add(entry);
         try {
           const body = pkg.aggregate(entry.presentity, pubs, this.#related(entry));
-          if (body !== undefined) result = { contentType: pkg.contentTypes[0]!, body, bytes: Buffer.from(body) };
+          if (body !== undefined) result = { contentType: pkg.contentTypes[0]!, body, bytes: keptBytes(body) };
         } catch (err) {
           this.#ctx.logger.error({ err, event: pkg.name, presentity: entry.presentity }, 'package aggregate() threw');
         } finally {
@@ -102,7 +102,7 @@ export class Notifier {
         }
       } else {
         const newest = pubs[pubs.length - 1]!;
-        result = { contentType: newest.contentType, body: newest.body, bytes: Buffer.from(newest.body) };
+        result = { contentType: newest.contentType, body: newest.body, bytes: keptBytes(newest.body) };
       }
     }
     entry.composite = result;
@@ -302,7 +302,7 @@ export class Notifier {
     } else {
       this.#variants.set(comp, (list = []));
     }
-    const bytes = Buffer.from(text);
+    const bytes = list.length < MAX_VARIANTS ? keptBytes(text) : Buffer.from(text);
     if (list.length < MAX_VARIANTS) list.push({ text, bytes });
     return bytes;
   }
@@ -456,4 +456,16 @@ export class Notifier {
     sub.rateTimer = undefined;
     this.#timed.delete(sub);
   }
+}
+
+/**
+ * The UTF-8 bytes of a body kept until the state changes (a composite, a cached variant), in memory of their
+ * own: Buffer.from() carves small buffers out of shared 8 KiB slabs, and one long-lived slice keeps its whole
+ * slab alive, with the short-lived responses that shared it. Measured: 10,000 composites of ~500 bytes held
+ * 19.6 MiB of slabs.
+ */
+function keptBytes(text: string): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  bytes.write(text);
+  return bytes;
 }

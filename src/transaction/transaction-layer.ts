@@ -503,6 +503,10 @@ export class TransactionLayer implements RequestSender {
 
   /** A server entry ended; `replacement` (a Completed record, sharing its keys) takes over its place when given. */
   readonly #onServerTerminated = (tx: ServerEntry, replacement?: ServerEntry): void => {
+    if (tx instanceof CompletedServerRecord) {
+      this.#completedCount--;
+      this.#dropSpentCompleted();
+    }
     const r = tx.keys as Registration;
     if (r.entry !== tx) return;
     if (replacement !== undefined) {
@@ -510,7 +514,6 @@ export class TransactionLayer implements RequestSender {
       if (replacement instanceof CompletedServerRecord) this.#holdCompleted(replacement);
       return;
     }
-    if (tx instanceof CompletedServerRecord) this.#completedCount--;
     if (r.inServers) {
       this.#servers.delete(r.key);
       r.inServers = false;
@@ -525,17 +528,26 @@ export class TransactionLayer implements RequestSender {
   #holdCompleted(record: CompletedServerRecord): void {
     this.#completedFifo.push(record);
     this.#completedCount++;
-    const fifo = this.#completedFifo;
-    while (this.#completedCount > this.#maxCompleted && this.#completedHead < fifo.length) {
-      const oldest = fifo[this.#completedHead];
-      fifo[this.#completedHead++] = undefined;
-      if (oldest === undefined || oldest.terminated) continue;
+    // evict() comes back through #onServerTerminated, which may replace the array: re-read it every time.
+    while (this.#completedCount > this.#maxCompleted && this.#completedHead < this.#completedFifo.length) {
+      const oldest = this.#completedFifo[this.#completedHead];
+      if (oldest === undefined || oldest.terminated) {
+        this.#completedFifo[this.#completedHead++] = undefined;
+        continue;
+      }
       this.#ctx.counters.completedEvictedEarly++;
       oldest.evict();
     }
-    // Records leave at the head (Timer J or eviction): drop the spent prefix now and then.
+  }
+
+  /** Records end in Timer J order, so the ended ones are a prefix: released here, not held until the next one. */
+  #dropSpentCompleted(): void {
+    const fifo = this.#completedFifo;
     while (this.#completedHead < fifo.length && fifo[this.#completedHead]?.terminated !== false) fifo[this.#completedHead++] = undefined;
-    if (this.#completedHead > 4096 && this.#completedHead * 2 > fifo.length) {
+    if (this.#completedHead === fifo.length) {
+      this.#completedFifo = [];
+      this.#completedHead = 0;
+    } else if (this.#completedHead > 4096 && this.#completedHead * 2 > fifo.length) {
       this.#completedFifo = fifo.slice(this.#completedHead);
       this.#completedHead = 0;
     }
