@@ -13,6 +13,7 @@ import { buildInDialogRequest, firstRouteUri, destinationOfUri } from '../dialog
 import { formatSubscriptionState, remainingSeconds } from '../subscription/index.js';
 import type { ClientTransactionOutcome } from '../transaction/index.js';
 import type { Destination } from '../transport/types.js';
+import { normalizeAddress } from '../transport/index.js';
 import type { FlowRecord } from '../store/store.js';
 import type { CoreContext } from './context.js';
 import { authorizationApplies, reauthorize } from './authorization.js';
@@ -329,6 +330,17 @@ export class Notifier {
       if (!(target instanceof SipParseError) && target.host !== '' && !target.host.endsWith('.invalid')) {
         const t = destinationOfUri(target);
         dest = { protocol: 'tcp', address: t.address, port: t.port, flowId: flow.flowId };
+      }
+    } else {
+      // RFC 3261 §12.2.1.1: the remote target (Contact) when it names the address the SUBSCRIBE came from, whatever
+      // its port. A Contact with another address (a private one behind NAT) or a host name is not trusted: the
+      // source address and port are then the way back (RFC 3581, what fix_nated_contact does in Kamailio set-ups).
+      const target = parseUri(sub.dialog.remoteTarget);
+      if (!(target instanceof SipParseError)) {
+        const t = destinationOfUri(target);
+        if (t.protocol === 'udp' && normalizeAddress(t.address) === normalizeAddress(flow.address)) {
+          dest = t.port === flow.port ? flow : { protocol: 'udp', address: flow.address, port: t.port };
+        }
       }
     }
     sub.nextHop = dest;

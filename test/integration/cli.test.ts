@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cliFlags, configKeys } from '../../src/config/index.js';
-import { runBin } from '../support/child-process.js';
+import { repoRoot, runBin } from '../support/child-process.js';
 
-// Runs the compiled bin (runBin: dist/src/cli/main.js); this file is dist/test/integration/cli.test.js.
-const here = dirname(fileURLToPath(import.meta.url));
-const packageJson = join(here, '..', '..', '..', 'package.json');
+// Runs the compiled bin (runBin: dist/src/cli/main.js), whether this file runs from dist/ or through tsx.
+const packageJson = join(repoRoot(), 'package.json');
 
 const run = runBin;
 

@@ -279,15 +279,26 @@ describe('RFC 3261 as the UAC of NOTIFYs', () => {
     assert.match(topVia(n.request), new RegExp(`^SIP/2\\.0/TCP 127\\.0\\.0\\.1:${server.tcpPort};`), 'Via names our TCP listener');
   });
 
-  test('deviation (docs/architecture.md): over UDP the NOTIFY goes to the source address of the last SUBSCRIBE, with the Contact as Request-URI', async () => {
+  test('§12.2.1.1: over UDP the NOTIFY goes to the remote target (Contact), here another port of the address the SUBSCRIBE came from', async () => {
     const c = await client(server);
     const elsewhere = await client(server);
-    const p = aor('natted');
+    const p = aor('contactport');
     const w = new WatcherDialog(c, { presentity: p, contact: elsewhere.contactUri('watcher') });
     assert.equal((await w.subscribe(300)).status, 200);
-    const n = await w.notify();
+    const n = await elsewhere.nextRequest('NOTIFY', 2000);
     assert.equal(n.request.uri, elsewhere.contactUri('watcher'));
-    assert.equal(elsewhere.pendingRequests().length, 0);
+    elsewhere.respond(n, 200, 'OK');
+    assert.equal(c.pendingRequests().length, 0, 'nothing to the sending port');
+  });
+
+  test('deviation (docs/architecture.md): a Contact naming another address than the source (NAT) gets its UDP NOTIFY at the source address and port', async () => {
+    const c = await client(server);
+    const p = aor('natted');
+    // 192.0.2.0/24 (TEST-NET-1, RFC 5737): a private-looking Contact nobody could reach from here.
+    const w = new WatcherDialog(c, { presentity: p, contact: 'sip:watcher@192.0.2.10:5060' });
+    assert.equal((await w.subscribe(300)).status, 200);
+    const n = await w.notify();
+    assert.equal(n.request.uri, 'sip:watcher@192.0.2.10:5060', 'the Contact stays the Request-URI');
   });
 
   test('§17.1.2.2: an unanswered NOTIFY over UDP is retransmitted after 500 ms, then 1 s, then 2 s (Timer E)', async () => {
