@@ -36,6 +36,7 @@ export interface PresencedConfig {
   subscribeReplyCode: 200 | 202;
   forceActive: boolean;
   notifyRecoveryRate: number;
+  notifyMinInterval: number;
   maxMessageSize: number;
   tcpIdleTimeout: number;
   maxConnectionsPerSource: number;
@@ -482,6 +483,12 @@ export const configSchema = z
       description:
         'NOTIFYs per second when re-notifying all watchers after a restart, so recovery does not flood the network.',
       type: 'NOTIFYs/s',
+      kind: 'number',
+    }),
+    notifyMinInterval: documented(wholeNumber(0, 3_600_000).default(0), {
+      description:
+        'Smallest interval between two NOTIFYs of one subscription; changes in between are merged into the next one. 0 sends each change as soon as the previous NOTIFY is answered. RFC 3856 section 6.10 suggests 5000 for presence.',
+      type: 'ms',
       kind: 'number',
     }),
     maxMessageSize: documented(wholeNumber(1024, 16 * 1024 * 1024).default(65536), {

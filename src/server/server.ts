@@ -75,6 +75,7 @@ export function coreConfig(config: PresencedConfig, serverAddress: string | unde
     subscribeReplyCode: config.subscribeReplyCode,
     forceActive: config.forceActive,
     notifyRecoveryRate: config.notifyRecoveryRate,
+    notifyMinIntervalMs: config.notifyMinInterval,
     domains: [...new Set(domains)],
   };
 }

@@ -76,6 +76,7 @@ describe('defaults', () => {
     assert.equal(config.subscribeReplyCode, 200);
     assert.equal(config.forceActive, true);
     assert.equal(config.notifyRecoveryRate, 200);
+    assert.equal(config.notifyMinInterval, 0);
     assert.equal(config.maxMessageSize, 65536);
     assert.equal(config.tcpIdleTimeout, 600);
     assert.equal(config.maxConnectionsPerSource, 64);
@@ -161,7 +162,9 @@ describe('precedence: defaults < file < env < --set < flags', () => {
       PRESENCED_SUBSCRIBE_REPLY_CODE: '202',
       PRESENCED_DOMAINS: 'a.example, B.example',
       PRESENCED_LOG_LEVEL: 'trace',
+      PRESENCED_NOTIFY_MIN_INTERVAL: '5000',
     });
+    assert.equal(config.notifyMinInterval, 5000);
     assert.equal(config.notifyOfflineBody, true);
     assert.equal(config.forceActive, false);
     assert.equal(config.subscribeReplyCode, 202);
