@@ -34,13 +34,16 @@ function stateEvent(call: CallSnapshot, side: CallSide): string | undefined {
   return r;
 }
 
-/** One <dialog> element: a call seen from the caller (initiator) or the callee (recipient). */
-export function dialogElement(call: CallSnapshot, side: CallSide): string {
+/**
+ * One <dialog> element: a call seen from the caller (initiator) or the callee (recipient).
+ * @param id the call's dialogId for that side, when the caller has it already (it costs a SHA-1)
+ */
+export function dialogElement(call: CallSnapshot, side: CallSide, id = dialogId(call, side)): string {
   const self = side === 'initiator' ? call.caller : call.callee;
   const other = side === 'initiator' ? call.callee : call.caller;
   const localTag = side === 'initiator' ? call.callerTag : call.calleeTag;
   const remoteTag = side === 'initiator' ? call.calleeTag : call.callerTag;
-  let attrs = `id="${dialogId(call, side)}" call-id="${escapeXmlAttr(call.callId)}"`;
+  let attrs = `id="${id}" call-id="${escapeXmlAttr(call.callId)}"`;
   if (localTag !== undefined && localTag !== '') attrs += ` local-tag="${escapeXmlAttr(localTag)}"`;
   if (remoteTag !== undefined && remoteTag !== '') attrs += ` remote-tag="${escapeXmlAttr(remoteTag)}"`;
   attrs += ` direction="${side}"`;
@@ -52,10 +55,15 @@ export function dialogElement(call: CallSnapshot, side: CallSide): string {
 
 /** A full-state document for `entity` with the given dialogs (none: the idle document). */
 export function dialogInfoDocument(entity: string, dialogs: ReadonlyArray<{ readonly call: CallSnapshot; readonly side: CallSide }>, version = 0): string {
+  return dialogInfoDocumentOf(entity, dialogs.map((d) => dialogElement(d.call, d.side)), version);
+}
+
+/** A full-state document for `entity` around <dialog> elements already built (dialogElement). */
+export function dialogInfoDocumentOf(entity: string, elements: Iterable<string>, version = 0): string {
   let out =
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="${version}" state="full" entity="${escapeXmlAttr(entity)}">`;
-  for (const d of dialogs) out += dialogElement(d.call, d.side);
+  for (const e of elements) out += e;
   return out + '</dialog-info>';
 }
 

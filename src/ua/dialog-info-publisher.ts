@@ -13,7 +13,7 @@
 import type { Logger } from '../observability/index.js';
 import type { CallSnapshot } from '../proxy/index.js';
 import { TimerQueue, type Clock } from '../transaction/index.js';
-import { DIALOG_INFO_CONTENT_TYPE, dialogInfoDocument, type CallSide } from './dialog-info-body.js';
+import { DIALOG_INFO_CONTENT_TYPE, dialogElement, dialogId, dialogInfoDocumentOf, type CallSide } from './dialog-info-body.js';
 import { FacadePublisher, type PublishingCore } from './facade-publisher.js';
 
 /** The part of the core facade used here (PresenceCore has it). */
@@ -50,6 +50,12 @@ interface Shown {
   readonly side: CallSide;
   readonly since: number;
   linger: ReturnType<TimerQueue['schedule']> | undefined;
+  /** dialogId(call, side), hashed once per dialog. */
+  readonly id: string;
+  /** The <dialog> element of `elementOf`. A busy user's document is rebuilt on every change of any of its
+   * (up to maxDialogsPerUser) calls: only the dialog that changed is serialized again. */
+  element: string;
+  elementOf: CallSnapshot | undefined;
 }
 
 export interface DialogInfoPublisherStats {
@@ -132,7 +138,7 @@ export class DialogInfoPublisher {
           shown = new Map();
           this.#users.set(entity, shown);
         }
-        shown.set(key, { call, side, since: ++this.#seq, linger: undefined });
+        shown.set(key, { call, side, since: ++this.#seq, linger: undefined, id: dialogId(call, side), element: '', elementOf: undefined });
         this.#bound(shown);
       } else {
         existing.call = call;
@@ -194,6 +200,16 @@ export class DialogInfoPublisher {
       this.#facade.set(entity, undefined);
       return;
     }
-    this.#facade.set(entity, dialogInfoDocument(entity, [...shown.values()]));
+    this.#facade.set(entity, dialogInfoDocumentOf(entity, elementsOf(shown)));
+  }
+}
+
+function* elementsOf(shown: Map<string, Shown>): Generator<string> {
+  for (const s of shown.values()) {
+    if (s.elementOf !== s.call) {
+      s.element = dialogElement(s.call, s.side, s.id);
+      s.elementOf = s.call;
+    }
+    yield s.element;
   }
 }
