@@ -18,3 +18,4 @@ export { CallTracker, sessionExpiresSeconds, type CallTrackerOptions, type CallL
 export type { CallSnapshot, CallState, CallEndReason, CallParty } from './call-dialog.js';
 export { chooseBest, authenticateHeaders, type BranchFinal } from './best-response.js';
 export type { HostResolver } from './next-hop.js';
+export { LoopOverload, type LoopOverloadOptions, type OverloadProbe } from './overload.js';

@@ -41,6 +41,7 @@ import type { ProxyBinding, ProxyLocation } from './location.js';
 import { hasLooped, loopHash, proxyBranch } from './loop-detection.js';
 import { systemResolver, uriDestination, uriTextDestination, type HostResolver, type NextHop } from './next-hop.js';
 import { NonInviteContext } from './non-invite-context.js';
+import type { OverloadProbe } from './overload.js';
 
 /** Methods the proxy forwards (besides in-dialog NOTIFYs that follow our Record-Route). */
 export const PROXIED_METHODS: readonly string[] = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'UPDATE', 'INFO', 'MESSAGE', 'REFER', 'PRACK'];
@@ -83,6 +84,8 @@ export interface StatefulProxyOptions {
   readonly calls?: Omit<CallTrackerOptions, 'clock' | 'timers' | 'logger'>;
   /** Authentication of callers claiming one of our users (§22.3); without it nobody is challenged. */
   readonly authenticator?: ProxyAuthenticator;
+  /** While it says overloaded, new calls get 503 (overload.ts); without it every request is taken. */
+  readonly overload?: OverloadProbe;
 }
 
 export interface ProxyStats {
@@ -90,6 +93,8 @@ export interface ProxyStats {
   readonly acksForwarded: number;
   readonly rejected: Readonly<Record<string, number>>;
   readonly loops: number;
+  /** Initial requests refused with 503 while the event loop was overloaded. */
+  readonly shed: number;
   readonly contexts: number;
   readonly calls: number;
 }
@@ -117,11 +122,13 @@ export class StatefulProxy {
   readonly #maxBranches: number;
   readonly #maxContexts: number;
   readonly #auth: ProxyAuthenticator | undefined;
+  readonly #overload: OverloadProbe | undefined;
   readonly #isOurDomain = (host: string): boolean => this.#local.isOurDomain(host);
   #contexts = 0;
   #forwarded = 0;
   #acks = 0;
   #loops = 0;
+  #shed = 0;
   readonly #rejected: Record<string, number> = {};
   #stopped = false;
 
@@ -137,6 +144,7 @@ export class StatefulProxy {
     this.#maxBranches = opts.maxBranches ?? 16;
     this.#maxContexts = opts.maxContexts ?? 20_000;
     this.#auth = opts.authenticator;
+    this.#overload = opts.overload;
     this.calls = new CallTracker({ ...opts.calls, clock: opts.clock, timers: this.#timers, logger: opts.logger });
   }
 
@@ -146,6 +154,7 @@ export class StatefulProxy {
       acksForwarded: this.#acks,
       rejected: { ...this.#rejected },
       loops: this.#loops,
+      shed: this.#shed,
       contexts: this.#contexts,
       calls: this.calls.size,
     };
@@ -243,6 +252,11 @@ export class StatefulProxy {
   #validate(req: SipRequest, core: RequestCore): Reject | undefined {
     if (this.#stopped) return { status: 503, reason: 'Service Unavailable' };
     if (this.#contexts >= this.#maxContexts) return { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] };
+    // Overloaded: new calls wait, the calls already set up (To tag: BYE, re-INVITE, ...) go on (overload.ts).
+    if (this.#overload !== undefined && (core.to.params.get('tag') ?? '') === '' && this.#overload.overloaded()) {
+      this.#shed++;
+      return { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '2']] };
+    }
     // §16.3 step 5: we support no option tag as a proxy.
     const proxyRequire = req.headers.getAll('Proxy-Require').map((t) => t.trim()).filter((t) => t !== '');
     if (proxyRequire.length > 0) return { status: 420, headers: [['Unsupported', proxyRequire.join(', ')]] };

@@ -8,6 +8,7 @@ import { aorKey, createResponse, parseUri, SipParseError } from '../sip/index.js
 import type { Logger } from '../observability/index.js';
 import { newTag, type Clock, type ServerTransaction } from '../transaction/index.js';
 import {
+  LoopOverload,
   PROXIED_METHODS,
   StatefulProxy,
   type ProxyAuthenticator,
@@ -32,6 +33,8 @@ export interface ProxySettings {
   readonly publishDialogs?: boolean;
   /** How long a call's terminated state stays published before the publication is removed, ms. */
   readonly dialogTerminatedLingerMs?: number;
+  /** Event loop utilization (over 1 s) from which new calls get 503 (src/proxy/overload.ts); 0: never. Default 0.97. */
+  readonly overloadThreshold?: number;
 }
 
 export interface ProxyOpenDeps {
@@ -58,6 +61,7 @@ export class ProxyWiring {
   readonly #log: Logger;
   #proxy: StatefulProxy | undefined;
   #publisher: DialogInfoPublisher | undefined;
+  #overload: LoopOverload | undefined;
   /** Undefined when the proxy is disabled: the router then answers these methods 405 as before. */
   readonly route: ProxyRoute | undefined;
 
@@ -82,6 +86,11 @@ export class ProxyWiring {
   /** Builds the proxy (and the dialog publisher) once the transport is bound and the core runs. */
   open(deps: ProxyOpenDeps): void {
     if (!this.#settings.enabled || this.#proxy !== undefined) return;
+    const threshold = this.#settings.overloadThreshold ?? 0.97;
+    if (threshold > 0) {
+      this.#overload = new LoopOverload({ clock: deps.clock, threshold });
+      this.#overload.start();
+    }
     const proxy = new StatefulProxy({
       transactions: deps.transactions,
       network: deps.network,
@@ -91,6 +100,7 @@ export class ProxyWiring {
       domains: deps.domains,
       localHosts: deps.localHosts,
       ...(deps.authenticator !== undefined ? { authenticator: deps.authenticator } : {}),
+      ...(this.#overload !== undefined ? { overload: this.#overload } : {}),
       ...(this.#settings.timerCMs !== undefined ? { timerCMs: this.#settings.timerCMs } : {}),
       calls: {
         ...(this.#settings.callMaxDurationMs !== undefined ? { maxDurationMs: this.#settings.callMaxDurationMs } : {}),
@@ -117,6 +127,7 @@ export class ProxyWiring {
   async stop(): Promise<void> {
     await this.#publisher?.stop();
     this.#proxy?.stop();
+    this.#overload?.stop();
   }
 
   stats(): ProxyWiringStats {
