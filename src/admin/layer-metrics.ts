@@ -25,6 +25,8 @@ export interface StatsProviders {
   readonly registrar?: () => StatsRecord;
   /** Subscriptions held on behalf of watchers (ua OutboundSubscriptions.stats()). */
   readonly outbound?: () => StatsRecord;
+  /** The stateful proxy (src/server ProxyWiring.metricsStats(): forwarded, shed, calls ...). */
+  readonly proxy?: () => StatsRecord;
 }
 
 function field(s: StatsRecord, key: string): unknown {
@@ -205,6 +207,23 @@ const REGISTRAR: PolledMetric<StatsRecord>[] = [
   counter('presenced_registrations_expired_total', 'Bindings that expired.', 'expired'),
 ];
 
+const PROXY: PolledMetric<StatsRecord>[] = [
+  counter('presenced_proxy_forwarded_total', 'Requests forwarded by the proxy (each once, whatever the number of branches).', 'forwarded'),
+  counter('presenced_proxy_acks_forwarded_total', 'ACKs for 2xx forwarded statelessly.', 'acksForwarded'),
+  {
+    name: 'presenced_proxy_rejected_total',
+    help: 'Requests the proxy answered itself with an error, by status (403, 404, 480, 481, 482, 503 ...).',
+    type: 'counter',
+    labelNames: ['code'],
+    read: (s) => rec(s, 'rejected', 'code'),
+  },
+  counter('presenced_proxy_overload_rejected_total', 'New calls refused with 503 while the event loop was overloaded (included in presenced_proxy_rejected_total).', 'shed'),
+  gauge('presenced_proxy_event_loop_utilization', 'Event loop utilization over the overload window (0..1); new calls are refused from proxy.overloadThreshold (percent).', 'loopUtilization'),
+  gauge('presenced_proxy_contexts', 'Requests being proxied.', 'contexts'),
+  gauge('presenced_proxy_calls', 'Calls tracked (trying, early, confirmed, or ended and lingering).', 'calls'),
+  counter('presenced_proxy_dialog_publications_total', 'Dialog-info publications made for calls (coalesced: a busy user gets fewer than one per change).', 'dialogPublications'),
+];
+
 const CORE: PolledMetric<CoreStatsView>[] = [
   {
     name: 'presenced_presentities',
@@ -258,6 +277,7 @@ export function registerLayerMetrics(
   if (providers.auth) metrics.addSource('auth', providers.auth, AUTH);
   if (providers.registrar) metrics.addSource('registrar', providers.registrar, REGISTRAR);
   if (providers.outbound) metrics.addSource('outbound', providers.outbound, OUTBOUND);
+  if (providers.proxy) metrics.addSource('proxy', providers.proxy, PROXY);
   metrics.addSource('core', () => core.stats(), CORE);
   metrics.addSource('sse', () => own.sse.stats(), [
     { name: 'presenced_sse_streams', help: 'Open event streams (GET /events).', type: 'gauge', read: (s) => s.open },
@@ -299,6 +319,7 @@ export function statsSnapshot(
     ...(providers.outbound !== undefined && { outbound: safe(providers.outbound) }),
     ...(providers.auth !== undefined && { auth: safe(providers.auth) }),
     ...(providers.registrar !== undefined && { registrar: safe(providers.registrar) }),
+    ...(providers.proxy !== undefined && { proxy: safe(providers.proxy) }),
     api: { events: own.hub.stats(), sse: own.sse.stats(), webhooks: own.webhooks.stats() },
   };
 }

@@ -65,7 +65,7 @@ export interface PresencedConfig {
     regEvent: boolean;
   };
   presenceFromRegistration: { enabled: boolean; users: string[]; domains: string[] };
-  proxy: { enabled: boolean; timerC: number };
+  proxy: { enabled: boolean; timerC: number; overloadThreshold: number };
   calls: { publishDialogs: boolean; maxDuration: number; earlyTimeout: number };
   api: { tokens: string[]; webhooks: WebhookSpec[] };
   mixDialogPresence: boolean;
@@ -669,7 +669,13 @@ export const configSchema = z
           type: 'seconds',
           kind: 'number',
         }),
-      }, { error: 'expected a mapping with keys enabled, timerC' })
+        overloadThreshold: documented(wholeNumber(0, 100).default(95), {
+          description:
+            'New calls get 503 with Retry-After while the event loop has been busy this share of the last 500 ms (percent; 0: never), so that the calls already set up keep their ACK and BYE on time (docs/proxy.md, Load). In-dialog requests are always served.',
+          type: 'percent',
+          kind: 'number',
+        }),
+      }, { error: 'expected a mapping with keys enabled, timerC, overloadThreshold' })
       .prefault({}),
     calls: z
       .strictObject({

@@ -33,7 +33,7 @@ export interface ProxySettings {
   readonly publishDialogs?: boolean;
   /** How long a call's terminated state stays published before the publication is removed, ms. */
   readonly dialogTerminatedLingerMs?: number;
-  /** Event loop utilization (over 1 s) from which new calls get 503 (src/proxy/overload.ts); 0: never. Default 0.97. */
+  /** Event loop utilization (0..1, over 500 ms) from which new calls get 503 (src/proxy/overload.ts); 0: never. Default 0.95. */
   readonly overloadThreshold?: number;
 }
 
@@ -86,7 +86,7 @@ export class ProxyWiring {
   /** Builds the proxy (and the dialog publisher) once the transport is bound and the core runs. */
   open(deps: ProxyOpenDeps): void {
     if (!this.#settings.enabled || this.#proxy !== undefined) return;
-    const threshold = this.#settings.overloadThreshold ?? 0.97;
+    const threshold = this.#settings.overloadThreshold ?? 0.95;
     if (threshold > 0) {
       this.#overload = new LoopOverload({ clock: deps.clock, threshold });
       this.#overload.start();
@@ -132,6 +132,17 @@ export class ProxyWiring {
 
   stats(): ProxyWiringStats {
     return { proxy: this.#proxy?.stats(), dialogPublications: this.#publisher?.stats() };
+  }
+
+  /** Flat numbers for the metrics (src/admin PROXY table); empty before open(). */
+  metricsStats(): Record<string, unknown> {
+    const p = this.#proxy?.stats();
+    if (p === undefined) return {};
+    return {
+      ...p,
+      ...(this.#overload !== undefined ? { loopUtilization: this.#overload.utilization() } : {}),
+      ...(this.#publisher !== undefined ? { dialogPublications: this.#publisher.stats().published } : {}),
+    };
   }
 
   #handle(tx: ServerTransaction): Promise<void> | void {

@@ -121,6 +121,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
     {
       enabled: config.proxy.enabled && accounts.registrar !== undefined,
       timerCMs: config.proxy.timerC * 1000,
+      overloadThreshold: config.proxy.overloadThreshold / 100,
       publishDialogs: config.calls.publishDialogs,
       callMaxDurationMs: config.calls.maxDuration * 1000,
       callEarlyTimeoutMs: config.calls.earlyTimeout * 1000,
@@ -218,6 +219,7 @@ export async function startServer(config: PresencedConfig, logger: Logger): Prom
           transport: () => t.stats(),
           transaction: () => tx.stats(),
           store: () => store.stats(),
+          proxy: () => proxy.metricsStats(),
           ...accounts.metricsProviders(),
         },
         version: presencedVersion(),
