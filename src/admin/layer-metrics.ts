@@ -210,6 +210,7 @@ const REGISTRAR: PolledMetric<StatsRecord>[] = [
 const PROXY: PolledMetric<StatsRecord>[] = [
   counter('presenced_proxy_forwarded_total', 'Requests forwarded by the proxy (each once, whatever the number of branches).', 'forwarded'),
   counter('presenced_proxy_acks_forwarded_total', 'ACKs for 2xx forwarded statelessly.', 'acksForwarded'),
+  counter('presenced_proxy_stray_responses_forwarded_total', 'Responses matching no transaction (a 2xx retransmitted after ours ended, or after a restart) forwarded statelessly.', 'strayForwarded'),
   {
     name: 'presenced_proxy_rejected_total',
     help: 'Requests the proxy answered itself with an error, by status (403, 404, 480, 481, 482, 503 ...).',

@@ -17,6 +17,7 @@ import {
   uriEquals,
   type NameAddr,
   type RequestCore,
+  type ResponseCore,
   type SipRequest,
   type SipResponse,
   type SipUri,
@@ -34,6 +35,7 @@ import {
 import type { BoundAddress, Destination, InboundContext, SentBy } from '../transport/index.js';
 import { CallTracker, type CallTrackerOptions } from './call-tracker.js';
 import { needsCallerAuth, removeConsumedCredentials, type ProxyAuthenticator } from './caller-auth.js';
+import { upstreamCopy } from './best-response.js';
 import { branchCopy, firstRouteUri, preprocessRoutes, type PreprocessedRequest } from './forward-request.js';
 import { InviteContext, type ProxyTarget } from './invite-context.js';
 import { LocalUris } from './local-uris.js';
@@ -95,6 +97,8 @@ export interface ProxyStats {
   readonly loops: number;
   /** Initial requests refused with 503 while the event loop was overloaded. */
   readonly shed: number;
+  /** Responses matching no transaction of ours, forwarded statelessly (§16.7). */
+  readonly strayForwarded: number;
   readonly contexts: number;
   readonly calls: number;
 }
@@ -129,6 +133,7 @@ export class StatefulProxy {
   #acks = 0;
   #loops = 0;
   #shed = 0;
+  #strayForwarded = 0;
   readonly #rejected: Record<string, number> = {};
   #stopped = false;
 
@@ -155,6 +160,7 @@ export class StatefulProxy {
       rejected: { ...this.#rejected },
       loops: this.#loops,
       shed: this.#shed,
+      strayForwarded: this.#strayForwarded,
       contexts: this.#contexts,
       calls: this.calls.size,
     };
@@ -218,6 +224,28 @@ export class StatefulProxy {
       this.#log.error({ err, method: req.method, callId: core.callId }, 'proxy failed');
       if (!cancelledEarly) this.#reject(tx, { status: 500, reason: 'Server Internal Error' });
     }
+  }
+
+  /**
+   * A response that matched none of our client transactions (§16.7: processed "as a stateless proxy",
+   * §16.11): our Via on top is removed and the response goes where the next Via says (§18.2.2: received and
+   * rport, which we stamped on the request). This is what carries a callee's retransmitted 2xx to the caller
+   * once our INVITE transaction is over, and after a restart (kill -9), so that calls answered meanwhile are
+   * still ACKed instead of timing out. A response whose top Via is not ours is dropped.
+   */
+  onStrayResponse(res: SipResponse, core: ResponseCore): void {
+    if (this.#stopped) return;
+    const top = core.via[0];
+    const next = core.via[1];
+    if (top === undefined || next === undefined || !this.#local.isOurSentBy(top.host, top.port)) return;
+    const protocol = next.transport === 'UDP' ? 'udp' : next.transport === 'TCP' ? 'tcp' : undefined;
+    if (protocol === undefined) return;
+    const up = upstreamCopy(res);
+    if (up === undefined) return;
+    const port = typeof next.rport === 'number' ? next.rport : (next.port ?? 5060);
+    const dest: Destination = { protocol, address: next.received ?? next.host, port };
+    this.#strayForwarded++;
+    void this.#net.send(serializeMessage(up), dest).catch((err: unknown) => this.#log.debug({ err }, 'stray response not forwarded'));
   }
 
   /** An ACK for a 2xx (its own transaction): forwarded statelessly along the dialog's route (§16.7, §16.11). */

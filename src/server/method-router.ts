@@ -4,7 +4,7 @@
  * CANCEL without a transaction) happens below, in the transaction layer; presence logic happens above,
  * in the core. This file only dispatches.
  */
-import { createResponse, type RequestCore, type SipRequest, type SipResponse } from '../sip/index.js';
+import { createResponse, type RequestCore, type ResponseCore, type SipRequest, type SipResponse } from '../sip/index.js';
 import type { InboundContext } from '../transport/index.js';
 import { newTag, type ServerTransaction, type TransactionUser } from '../transaction/index.js';
 import type { Logger } from '../observability/index.js';
@@ -21,6 +21,8 @@ export interface ProxyRoute {
   handle: MethodHandler;
   /** ACKs for 2xx (their own transactions, RFC 3261 §17.1.1.3). */
   onAck(request: SipRequest, core: RequestCore, inbound: InboundContext): void;
+  /** Responses matching no client transaction, forwarded statelessly (§16.7). */
+  onStrayResponse?(response: SipResponse, core: ResponseCore): void;
 }
 
 /**
@@ -66,6 +68,8 @@ export class MethodRouter implements TransactionUser {
   readonly #proxy: ProxyRoute | undefined;
   /** Present only with a proxy: without one the transaction layer absorbs ACKs for 2xx (none of ours exist). */
   readonly onAck?: (request: SipRequest, core: RequestCore, inbound: InboundContext) => void;
+  /** Present only with a proxy: responses matching no client transaction, forwarded statelessly (§16.7). */
+  readonly onStrayResponse?: (response: SipResponse, core: ResponseCore) => void;
 
   constructor(options: MethodRouterOptions) {
     const auth = options.auth;
@@ -92,6 +96,8 @@ export class MethodRouter implements TransactionUser {
     if (proxy !== undefined) {
       for (const m of proxy.methods) if (!methods.includes(m)) methods.push(m);
       this.onAck = (request, core, inbound) => proxy.onAck(request, core, inbound);
+      const stray = proxy.onStrayResponse;
+      if (stray !== undefined) this.onStrayResponse = (response, core) => stray.call(proxy, response, core);
     }
     this.#allow = methods.join(', ');
   }

@@ -75,6 +75,7 @@ export class ProxyWiring {
             this.#proxy !== undefined ? this.#proxy.isProxied(req, core) : PROXIED_METHODS.includes(req.method),
           handle: (tx) => this.#handle(tx),
           onAck: (req, core, inbound) => this.#proxy?.onAck(req, core, inbound),
+          onStrayResponse: (res, core) => this.#proxy?.onStrayResponse(res, core),
         }
       : undefined;
   }

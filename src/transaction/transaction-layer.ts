@@ -327,6 +327,13 @@ export class TransactionLayer implements RequestSender {
     // §18.1.2: a response whose sent-by is not the one we inserted is discarded.
     if (tx === undefined || tx.sentBy !== sentByKey(via)) {
       counters.strayResponses++;
+      if (tx === undefined && this.#user.onStrayResponse !== undefined) {
+        try {
+          this.#user.onStrayResponse(res, core);
+        } catch (err) {
+          this.#ctx.logger.error({ err }, 'transaction user threw on a stray response');
+        }
+      }
       return;
     }
     // The first final response of each transaction (not retransmissions of it, nor further 2xx in Accepted).

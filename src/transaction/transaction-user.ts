@@ -3,7 +3,7 @@
  * The transaction layer absorbs retransmissions, validates mandatory headers and sends stateless errors;
  * the TU sees each new request exactly once and answers it through its server transaction.
  */
-import type { SipRequest, SipResponse, RequestCore } from '../sip/index.js';
+import type { SipRequest, SipResponse, RequestCore, ResponseCore } from '../sip/index.js';
 import type { Destination, InboundContext } from '../transport/types.js';
 
 export interface ServerTransaction {
@@ -49,6 +49,12 @@ export interface TransactionUser {
    * they belong to the UAS downstream (§16.3 checks Proxy-Require instead).
    */
   isProxied?(request: SipRequest, core: RequestCore): boolean;
+  /**
+   * A response that matched no client transaction (§17.1.3), after being counted as stray. A proxy forwards
+   * it statelessly (§16.7: such a response is processed "as a stateless proxy"): a callee's 2xx retransmitted
+   * after our transaction ended, or after a restart, still reaches the caller. Without this hook it is dropped.
+   */
+  onStrayResponse?(response: SipResponse, core: ResponseCore): void;
 }
 
 /** Outcome of a request we sent: the final response, or a synthesized 408 (Timer F) / 503 (transport error). */
