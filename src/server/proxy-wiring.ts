@@ -4,7 +4,8 @@
  * needs the transaction layer to send: `route` is handed to the router at once and answers 503 until
  * `open()` has built the proxy (the same start-up gate the core has).
  */
-import { aorKey, createResponse, parseUri, SipParseError } from '../sip/index.js';
+import { aorKey, createResponse, parseUri, SipParseError, type RequestCore, type SipRequest } from '../sip/index.js';
+import type { InboundContext } from '../transport/index.js';
 import type { Logger } from '../observability/index.js';
 import { newTag, type Clock, type ServerTransaction } from '../transaction/index.js';
 import {
@@ -19,6 +20,11 @@ import {
 } from '../proxy/index.js';
 import { DialogInfoPublisher, type DialogInfoPublisherStats, type DialogPublishPort } from '../ua/index.js';
 import type { ProxyRoute } from './method-router.js';
+
+/** Requests and ACKs held until the proxy opens; beyond it they get 503 (ACKs are dropped). */
+const MAX_EARLY = 5000;
+
+type EarlyItem = { readonly tx: ServerTransaction } | { readonly ack: [SipRequest, RequestCore, InboundContext] };
 
 export interface ProxySettings {
   /** Forward calls and messages between registered users (otherwise those methods get 405). */
@@ -62,6 +68,12 @@ export class ProxyWiring {
   #proxy: StatefulProxy | undefined;
   #publisher: DialogInfoPublisher | undefined;
   #overload: LoopOverload | undefined;
+  /**
+   * Requests and ACKs that arrived between the sockets opening and open() (the core's recovery after a
+   * restart takes a moment): handled once the proxy exists rather than refused, so that the BYEs and ACKs of
+   * calls that were up when presenced was killed go through. Undefined once opened or stopped.
+   */
+  #early: EarlyItem[] | undefined = [];
   /** Undefined when the proxy is disabled: the router then answers these methods 405 as before. */
   readonly route: ProxyRoute | undefined;
 
@@ -74,7 +86,10 @@ export class ProxyWiring {
           isProxied: (req, core) =>
             this.#proxy !== undefined ? this.#proxy.isProxied(req, core) : PROXIED_METHODS.includes(req.method),
           handle: (tx) => this.#handle(tx),
-          onAck: (req, core, inbound) => this.#proxy?.onAck(req, core, inbound),
+          onAck: (req, core, inbound) => {
+            if (this.#proxy !== undefined) this.#proxy.onAck(req, core, inbound);
+            else if (this.#early !== undefined && this.#early.length < MAX_EARLY) this.#early.push({ ack: [req, core, inbound] });
+          },
           onStrayResponse: (res, core) => this.#proxy?.onStrayResponse(res, core),
         }
       : undefined;
@@ -122,10 +137,19 @@ export class ProxyWiring {
       this.#publisher = publisher;
     }
     this.#proxy = proxy;
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    for (const item of early) {
+      if ('tx' in item) void Promise.resolve(proxy.handle(item.tx)).catch((err: unknown) => this.#log.error({ err }, 'proxy failed'));
+      else proxy.onAck(...item.ack);
+    }
   }
 
   /** Removes live dialog publications (before the core stops), then stops the proxy's timers. */
   async stop(): Promise<void> {
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    for (const item of early) if ('tx' in item) this.#unavailable(item.tx);
     await this.#publisher?.stop();
     this.#proxy?.stop();
     this.#overload?.stop();
@@ -149,7 +173,15 @@ export class ProxyWiring {
   #handle(tx: ServerTransaction): Promise<void> | void {
     const p = this.#proxy;
     if (p !== undefined) return p.handle(tx);
-    // Not started yet (or stopping): the same answer the core's gate gives.
+    if (this.#early !== undefined && this.#early.length < MAX_EARLY) {
+      this.#early.push({ tx });
+      return;
+    }
+    this.#unavailable(tx);
+  }
+
+  /** Stopping, or too many waiting for the start: the same answer the core's gate gives. */
+  #unavailable(tx: ServerTransaction): void {
     tx.respond(createResponse(tx.request, tx.core, 503, { toTag: newTag(), headers: [['Retry-After', '1']] }));
   }
 }
