@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { probeOptions, repoRoot, type ServerProcess } from './server-process.js';
+import { repoRoot, type ServerProcess, watchStart } from './server-process.js';
 
 export const KAMAILIO_CFG = join(repoRoot(), 'bench', 'kamailio', 'kamailio.cfg');
 
@@ -139,20 +139,11 @@ export async function startKamailio(opts: { port: number; dir: string; availabil
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.dir },
   );
-  let out = '';
-  const keep = (d: Buffer): void => {
-    out = (out + d.toString()).slice(-8000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('could not spawn kamailio');
-  const ready = await Promise.race([probeOptions(opts.port, 20000), exited.then(() => false)]);
+  const { exited, pid, ready, output } = await watchStart(child, 'kamailio', opts.port);
   const processes = (): number[] => [pid, ...processTree(pid).filter((p) => p !== pid)];
   if (!ready) {
     for (const p of processes()) if (isOurs(p)) process.kill(p, 'SIGKILL');
-    throw new Error(`kamailio did not answer OPTIONS on 127.0.0.1:${opts.port}:\n${out}`);
+    throw new Error(`kamailio did not answer OPTIONS on 127.0.0.1:${opts.port}:\n${output()}`);
   }
   // The workers are all forked before the listener answers; kept for the hard stop should the main process die first.
   let known = processes();
@@ -184,6 +175,6 @@ export async function startKamailio(opts: { port: number; dir: string; availabil
         await sleep(200);
       }
     },
-    output: () => out,
+    output,
   };
 }

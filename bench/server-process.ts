@@ -29,6 +29,28 @@ function rssOf(pid: number): number {
 }
 
 /** Sends OPTIONS over UDP until a 200 comes back; resolves false after timeoutMs. */
+/**
+ * Follows a spawned server until it answers OPTIONS on 127.0.0.1:port (20 s at most) or exits: its last 8,000
+ * characters of output are kept for the error message.
+ */
+export async function watchStart(
+  child: ChildProcess,
+  name: string,
+  port: number,
+): Promise<{ exited: Promise<void>; pid: number; ready: boolean; output: () => string }> {
+  let out = '';
+  const keep = (d: Buffer): void => {
+    out = (out + d.toString()).slice(-8000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not spawn ${name}`);
+  const ready = await Promise.race([probeOptions(port, 20000), exited.then(() => false)]);
+  return { exited, pid, ready, output: () => out };
+}
+
 export async function probeOptions(port: number, timeoutMs: number): Promise<boolean> {
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
@@ -92,19 +114,10 @@ export async function startServerProcess(opts: { port: number; db: string; extra
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot() },
   );
-  let out = '';
-  const keep = (d: Buffer): void => {
-    out = (out + d.toString()).slice(-8000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('could not spawn presenced');
-  const ready = await Promise.race([probeOptions(opts.port, 20000), exited.then(() => false)]);
+  const { exited, pid, ready, output } = await watchStart(child, 'presenced', opts.port);
   if (!ready) {
     child.kill('SIGKILL');
-    throw new Error(`presenced did not answer OPTIONS on 127.0.0.1:${opts.port}:\n${out}`);
+    throw new Error(`presenced did not answer OPTIONS on 127.0.0.1:${opts.port}:\n${output()}`);
   }
   return {
     child,
@@ -119,7 +132,7 @@ export async function startServerProcess(opts: { port: number; db: string; extra
     },
     rssBytes: () => rssOf(pid),
     stop: () => stopChild(child, exited, () => child.kill('SIGTERM')),
-    output: () => out,
+    output,
   };
 }
 
