@@ -33,11 +33,17 @@ export interface PublicationView {
   readonly expiresAt: number;
   /** Publisher identity (From AOR), when known. */
   readonly sender: string | undefined;
+  /** The package's validatePublish said this body, sent as is, is its composite when it is the only publication. */
+  readonly standalone?: boolean;
 }
 
 /** Verdict on a published body; `status` is a SIP status (400, 415, 403 ...), `reason` one printable ASCII line. */
 export type PublishVerdict =
-  | { readonly ok: true }
+  /**
+   * `standalone`: the body as published is already what aggregate() would make of it alone (the package checked
+   * while it had the document parsed), so a presentity with this one publication needs no composition.
+   */
+  | { readonly ok: true; readonly standalone?: boolean }
   | { readonly ok: false; readonly status: number; readonly reason: string };
 
 export interface PublishContext {

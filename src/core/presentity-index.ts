@@ -60,6 +60,8 @@ export class Publication implements HeapItem, PublicationView {
     readonly contentType: string,
     readonly body: string,
     readonly sender: string | undefined,
+    /** Not stored: after a restart the first composite of a presentity is composed in full. */
+    readonly standalone = false,
   ) {}
 
   static fromRecord(r: PublicationRecord): Publication {

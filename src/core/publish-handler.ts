@@ -229,6 +229,7 @@ export class PublishHandler {
 
     // Step 5: the body.
     if (prev === undefined && body === undefined) return fail(400, 'Missing body in initial PUBLISH');
+    let standalone = prev !== undefined && body === undefined && prev.standalone;
     if (body !== undefined) {
       const ct = input.contentType;
       if (ct === undefined) return fail(400, 'Missing Content-Type');
@@ -244,6 +245,7 @@ export class PublishHandler {
           return fail(500, 'Server Internal Error');
         }
         if (!verdict.ok) return fail(verdict.status, safeReason(verdict.reason));
+        standalone = verdict.standalone === true;
       }
     }
     // An initial PUBLISH with Expires 0 creates state that ends at once: answer, keep nothing, tell nobody.
@@ -263,6 +265,7 @@ export class PublishHandler {
     const next = new Publication(
       entry.presentity, pkg.name, etag, expiresAt, now, keptString(contentType, pkg.contentTypes),
       body ?? prev!.body, input.sender === entry.presentity ? entry.presentity : (own(input.sender) ?? prev?.sender),
+      standalone,
     );
     const change: PublicationChange = prev === undefined ? 'created' : body === undefined ? 'refreshed' : 'modified';
 

@@ -206,6 +206,42 @@ for (const transport of TRANSPORTS) {
       }
     });
 
+    test('a lone device document reaches watchers as published; with two devices it is composed', async () => {
+      const c = await open(transport);
+      const p = aor('verbatim');
+      const watcher = await watch(transport, p);
+      try {
+        // Own prefixes and spacing: a re-serialized document would not keep them.
+        const lone = `<?xml version="1.0" encoding="UTF-8"?>\n<p:presence xmlns:p="urn:ietf:params:xml:ns:pidf" entity="${p}">\n  <p:tuple id="phone"><p:status><p:basic>open</p:basic></p:status></p:tuple>\n</p:presence>\n`;
+        const phone = await publish(c, { aor: p, body: lone, expires: 300 });
+        assert.equal(phone.status, 200);
+        let n = await watcher.w.notify();
+        assert.equal(n.request.body.toString('utf8'), lone);
+
+        const desk = await publish(c, { aor: p, body: pidf(p, 'desk', 'closed'), expires: 300 });
+        n = await watcher.w.notify();
+        assert.deepEqual(tupleIds(n.request.body).sort(), ['desk', 'phone']);
+        assert.doesNotMatch(n.request.body.toString(), /<p:/, 'composed: one spelling for both');
+
+        await publish(c, { aor: p, etag: desk.headers.get('SIP-ETag') ?? '', expires: 0 });
+        n = await watcher.w.notify();
+        assert.equal(n.request.body.toString('utf8'), lone, 'alone again: as published');
+
+        // A refresh keeps the body, and a new watcher gets it as published too.
+        const refresh = await publish(c, { aor: p, etag: phone.headers.get('SIP-ETag') ?? '', expires: 300 });
+        assert.equal(refresh.status, 200);
+        const second = await watch(transport, p);
+        try {
+          assert.equal(second.initial.toString('utf8'), lone);
+        } finally {
+          await second.close();
+        }
+      } finally {
+        await watcher.close();
+        await c.close();
+      }
+    });
+
     test('a publication that is not refreshed expires, and watchers are notified (§6)', async () => {
       const c = await open(transport);
       const p = aor('expiring');

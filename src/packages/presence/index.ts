@@ -4,6 +4,7 @@ export { onThePhonePidf, ON_THE_PHONE_NOTE } from './on-the-phone.js';
 export {
   validatePidf,
   aggregatePidf,
+  composesAsIs,
   composePidf,
   serializePidf,
   closedPidf,

@@ -212,10 +212,13 @@ function parseDateTime(s: string): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
-function elementTime(el: XmlElement, ns: string, fallback: number): number {
+function timestampOf(el: XmlElement, ns: string): number | undefined {
   const ts = firstChild(el, ns, 'timestamp');
-  if (ts === undefined) return fallback;
-  return parseDateTime(textContent(ts)) ?? fallback;
+  return ts === undefined ? undefined : parseDateTime(textContent(ts));
+}
+
+function elementTime(el: XmlElement, ns: string, fallback: number): number {
+  return timestampOf(el, ns) ?? fallback;
 }
 
 /** FNV-1a, base 36: a short, stable tag per ETag for renamed ids (xs:ID-safe characters). */
@@ -321,6 +324,61 @@ export function composePidf(presentityUri: string, publications: ReadonlyArray<P
     ...extensions.map((i) => i.el),
   ]);
   return { entity: presentityUri, root };
+}
+
+const XML_DECL_ENCODING = /^<\?xml[^>]*?encoding[ \t\r\n]*=[ \t\r\n]*["']([^"']*)["']/;
+
+/**
+ * Whether composePidf over this one document would only re-serialize it: entity already the presentity, schema order
+ * (tuples, notes, extensions), each run already newest first, every <basic> open or closed, no repeated note, no
+ * stray text, UTF-8. Then the body can be sent as published, as Kamailio does for a single publication, instead of
+ * being parsed, composed and written again for the first watcher. A run whose items are partly timestamped is ordered
+ * against the publication's arrival time, unknown here, so it does not qualify.
+ */
+export function composesAsIs(body: string, doc: PidfDocument, presentityUri: string): boolean {
+  if (doc.entity !== presentityUri) return false;
+  const decl = XML_DECL_ENCODING.exec(body);
+  if (decl !== null && decl[1]!.toLowerCase() !== 'utf-8') return false;
+  let stage = 0; // 0: tuples, 1: notes, 2: extensions
+  let runTimed: boolean | undefined;
+  let runLast = Infinity;
+  const inOrder = (time: number | undefined): boolean => {
+    const timed = time !== undefined;
+    if (runTimed === undefined) runTimed = timed;
+    else if (runTimed !== timed) return false;
+    if (time === undefined) return true;
+    if (time > runLast) return false;
+    runLast = time;
+    return true;
+  };
+  const enter = (next: number): boolean => {
+    if (next < stage) return false;
+    if (next > stage) {
+      stage = next;
+      runTimed = undefined;
+      runLast = Infinity;
+    }
+    return true;
+  };
+  let notes: Set<string> | undefined;
+  for (const el of doc.root.children) {
+    if (!isXmlElement(el)) {
+      if (el.text.trim() !== '') return false;
+      continue;
+    }
+    if (el.ns === PIDF_NS && el.local === 'tuple') {
+      if (!enter(0) || withValidBasic(el) !== el || !inOrder(timestampOf(el, PIDF_NS))) return false;
+    } else if (el.ns === PIDF_NS && el.local === 'note') {
+      if (!enter(1)) return false;
+      const key = `${getAttr(el, 'lang', 'http://www.w3.org/XML/1998/namespace') ?? ''}\u0000${textContent(el)}`;
+      if (notes?.has(key) === true) return false;
+      (notes ??= new Set()).add(key);
+    } else {
+      const dm = el.ns === DM_NS && (el.local === 'person' || el.local === 'device');
+      if (!enter(2) || !inOrder(dm ? timestampOf(el, DM_NS) : undefined)) return false;
+    }
+  }
+  return true;
 }
 
 /** Serialize a PIDF document deterministically (PIDF as default namespace, dm/rpid/... prefixes). */

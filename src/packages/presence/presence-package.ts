@@ -5,7 +5,7 @@
  * (notify_offline_body).
  */
 import type { EventPackage, NotifyBody, PublicationView, PublishVerdict, RelatedState, WatcherContext } from '../../core/event-package.js';
-import { aggregatePidf, closedPidf, composePidf, validatePidf, type PidfDocument } from './pidf.js';
+import { aggregatePidf, closedPidf, composePidf, composesAsIs, validatePidf, type PidfDocument } from './pidf.js';
 import { onThePhonePidf } from './on-the-phone.js';
 
 export const PIDF_CONTENT_TYPE = 'application/pidf+xml';
@@ -27,6 +27,7 @@ export interface PresencePackageOptions {
 }
 
 const OK: PublishVerdict = { ok: true };
+const OK_STANDALONE: PublishVerdict = { ok: true, standalone: true };
 
 /**
  * Documents validatePublish parsed lately, by body text, for aggregate(): an accepted change is composed for its
@@ -54,7 +55,7 @@ export function createPresencePackage(opts: PresencePackageOptions = {}): EventP
       if (!v.ok) return { ok: false, status: 400, reason: v.reason };
       if (recent.size >= RECENT_DOCS) recent.delete(recent.keys().next().value!);
       recent.set(body, v.doc);
-      return OK;
+      return composesAsIs(body, v.doc, ctx.presentity) ? OK_STANDALONE : OK;
     },
 
     ...(mix === undefined ? {} : { dependsOn: [mix.event] }),
@@ -68,6 +69,7 @@ export function createPresencePackage(opts: PresencePackageOptions = {}): EventP
       }
       // Asked with nothing published only when mixing: no calls, no state.
       if (publications.length === 0) return undefined;
+      if (publications.length === 1 && publications[0]!.standalone === true) return publications[0]!.body;
       return aggregatePidf(presentity, pidfPubs(publications));
     },
 

@@ -32,7 +32,14 @@ describe('presence event package (RFC 3856)', () => {
   });
 
   test('validatePublish accepts a PIDF for the presentity and refuses others with 400', () => {
-    assert.deepEqual(pkg.validatePublish!(doc(ALICE, 't', 'open'), PIDF_CONTENT_TYPE, { presentity: ALICE, sender: undefined }), { ok: true });
+    assert.deepEqual(pkg.validatePublish!(doc(ALICE, 't', 'open'), PIDF_CONTENT_TYPE, { presentity: ALICE, sender: undefined }), {
+      ok: true,
+      standalone: true,
+    });
+    // Accepted, but its <basic> would be left out when composing: not sent as published.
+    assert.deepEqual(pkg.validatePublish!(doc(ALICE, 't', 'unknown'), PIDF_CONTENT_TYPE, { presentity: ALICE, sender: undefined }), {
+      ok: true,
+    });
     const wrong = pkg.validatePublish!(doc('sip:eve@example.com', 't', 'open'), PIDF_CONTENT_TYPE, { presentity: ALICE, sender: undefined });
     assert.equal(wrong.ok, false);
     assert.equal(!wrong.ok && wrong.status, 400);
@@ -49,6 +56,17 @@ describe('presence event package (RFC 3856)', () => {
     assert.match(body, /desk/);
     assert.match(body, /pocket/);
     assert.match(body, /entity="sip:alice@example.com"/);
+  });
+
+  test('aggregate sends a lone publication marked standalone as published, and composes one that is not', () => {
+    const body = doc(ALICE, 'pc', 'open', 'desk').replace('<presence ', '<presence xmlns:x="urn:x" ');
+    const one = (standalone: boolean) => [
+      { etag: 'a', contentType: PIDF_CONTENT_TYPE, body, receivedAt: 1, expiresAt: 9, sender: undefined, standalone },
+    ];
+    assert.equal(pkg.aggregate!(ALICE, one(true)), body);
+    const composed = pkg.aggregate!(ALICE, one(false));
+    assert.notEqual(composed, body);
+    assert.match(composed ?? '', /<note>desk<\/note>/);
   });
 
   test('emptyBody: none by default; closed PIDF with notifyOfflineBody; closed PIDF for polite blocking always', () => {

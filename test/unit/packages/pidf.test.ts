@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import {
   aggregatePidf,
   closedPidf,
+  composesAsIs,
   composePidf,
   DM_NS,
   PIDF_NS,
@@ -16,7 +17,7 @@ import {
   type PidfDocument,
   type PidfPublication,
 } from '../../../src/packages/presence/pidf.js';
-import { childElements, getAttr, isXmlElement, parseXml, XmlError } from '../../../src/packages/shared/index.js';
+import { childElements, getAttr, isXmlElement, parseXml, serializeXml, XmlError } from '../../../src/packages/shared/index.js';
 
 // Compiled tests run from dist/test/, where the .xml fixtures are not copied: read the source tree.
 const FIXTURES = new URL('../../fixtures/pidf/', import.meta.url.replace('/dist/test/', '/test/'));
@@ -393,6 +394,52 @@ describe('aggregatePidf: composition of several devices (RFC 3903 §3)', () => {
     const out = aggregatePidf('sip:a&b@example.com', [{ etag: 'x', body: pidf(OPEN_TUPLE, 'sip:a&amp;b@example.com'), receivedAt: 0 }]);
     assert.match(out, /entity="sip:a&amp;b@example\.com"/);
     accepted(out, 'sip:a&b@example.com');
+  });
+});
+
+describe('composesAsIs: a lone publication sent as published', () => {
+  const asIs = (body: string, presentity = ALICE): boolean => composesAsIs(body, accepted(body, presentity), presentity);
+  const ts = (iso: string) => `<timestamp>${iso}</timestamp>`;
+  const tuple = (id: string, extra = '', basic = 'open') => `<tuple id="${id}"><status><basic>${basic}</basic></status>${extra}</tuple>`;
+  const person = (id: string, extra = '') => `<dm:person id="${id}">${extra}</dm:person>`;
+
+  /** The claim itself: composing the document alone changes nothing but its spelling. */
+  function assertComposedIsSame(body: string, presentity = ALICE): void {
+    const root = parseXml(body);
+    assert.ok(!(root instanceof XmlError));
+    assert.equal(aggregatePidf(presentity, [{ etag: 'e', body, receivedAt: Date.now() }]), serializeXml(root));
+  }
+
+  test('documents that composition would leave alone qualify, and composing them indeed changes nothing', () => {
+    const cases = [
+      pidf(OPEN_TUPLE),
+      pidf(`${tuple('a', ts('2024-01-02T00:00:00Z'))}${tuple('b', ts('2024-01-01T00:00:00Z'))}<note>hi</note>${person('p', '<dm:timestamp>2024-01-01T00:00:00Z</dm:timestamp>')}`),
+      pidf(`${tuple('a')}${tuple('b')}\n  <note xml:lang="en">hi</note><note xml:lang="de">hi</note>${person('p')}<rpid:activities><rpid:away/></rpid:activities>`),
+      `<presence xmlns="${PIDF_NS}" entity="${ALICE}">${OPEN_TUPLE}</presence>`,
+      LINPHONE,
+    ];
+    for (const body of cases) {
+      const presentity = body === LINPHONE ? 'sip:51234@10.0.0.27' : ALICE;
+      assert.equal(asIs(body, presentity), true, body);
+      assertComposedIsSame(body, presentity);
+    }
+  });
+
+  test('documents that composition would change do not qualify', () => {
+    const cases: Array<[string, string]> = [
+      [pidf(OPEN_TUPLE, 'pres:alice@example.com'), 'entity spelled otherwise'],
+      [pidf(`${tuple('a', ts('2024-01-01T00:00:00Z'))}${tuple('b', ts('2024-01-02T00:00:00Z'))}`), 'tuples oldest first'],
+      [pidf(`${tuple('a', ts('2024-01-01T00:00:00Z'))}${tuple('b')}`), 'a run partly timestamped'],
+      [pidf(`${person('p', '<dm:timestamp>2024-01-01T00:00:00Z</dm:timestamp>')}<rpid:activities/>`), 'extensions partly timestamped'],
+      [pidf(`${person('p')}${tuple('a')}`), 'an extension before a tuple'],
+      [pidf(`<note>n</note>${tuple('a')}`), 'a note before a tuple'],
+      [pidf(`${person('p')}<note>n</note>`), 'a note after an extension'],
+      [pidf(`${tuple('a', '', 'unknown')}`), 'a basic neither open nor closed'],
+      [pidf(`${tuple('a')}<note>n</note><note>n</note>`), 'the same note twice'],
+      [pidf(`${tuple('a')}stray`), 'stray text'],
+      [pidf(OPEN_TUPLE).replace('UTF-8', 'ISO-8859-1'), 'declared ISO-8859-1'],
+    ];
+    for (const [body, why] of cases) assert.equal(asIs(body), false, why);
   });
 });
 
