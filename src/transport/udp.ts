@@ -80,9 +80,46 @@ export class UdpListener {
     const socket = this.#socket;
     if (socket === undefined) return Promise.reject(new Error('udp listener not started'));
     return new Promise((resolve, reject) => {
-      socket.send(data, port, address, (err) => (err ? reject(err) : resolve()));
+      this.#enqueue(data, port, address, (err) => (err ? reject(err) : resolve()));
     });
   }
+
+  /**
+   * Datagrams given during one event-loop turn, sent together when it ends (setImmediate). Sending to a peer
+   * whose process sleeps costs the sender its wake-up (~30 us on a VM against ~6 for a send to a busy one);
+   * sent as they were made, the replies to the requests of one turn each paid it, sent back to back only the
+   * first does. Flat [data, port, address, callback, ...] so that queuing allocates nothing per datagram.
+   */
+  #queue: Array<Buffer | number | string | SendCallback> = [];
+  #flushScheduled = false;
+
+  #enqueue(data: Buffer, port: number, address: string, cb: SendCallback): void {
+    this.#queue.push(data, port, address, cb);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const q = this.#queue;
+    this.#queue = [];
+    const socket = this.#socket;
+    for (let i = 0; i < q.length; i += 4) {
+      const cb = q[i + 3] as SendCallback;
+      if (socket === undefined) {
+        cb(new Error('udp listener stopped'));
+        continue;
+      }
+      try {
+        socket.send(q[i] as Buffer, q[i + 1] as number, q[i + 2] as string, cb);
+      } catch (err) {
+        // dgram throws at once for what it refuses to try (a bad port): that datagram fails, not the others.
+        cb(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  };
 
   /**
    * Sends one datagram without waiting: failures go to onPostError. Responses and retransmissions are
@@ -95,7 +132,7 @@ export class UdpListener {
       this.#opts.onPostError(new Error('udp listener not started'));
       return;
     }
-    socket.send(data, port, address, this.#afterPost);
+    this.#enqueue(data, port, address, this.#afterPost);
   }
 
   readonly #afterPost = (err: Error | null): void => {
@@ -115,6 +152,8 @@ export class UdpListener {
     });
   }
 }
+
+type SendCallback = (err: Error | null) => void;
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
 

@@ -307,6 +307,27 @@ describe('UDP on 127.0.0.1', () => {
     }
   });
 
+  test('datagrams of one turn leave together and in order; one that fails does not hold back the others', async () => {
+    const c = await UdpClient.open();
+    try {
+      const dest = { protocol: 'udp' as const, address: '127.0.0.1', port: c.port };
+      const errorsBefore = s.transport.stats().sendErrors;
+      for (let i = 0; i < 20; i++) s.transport.post(Buffer.from(`datagram ${i}`), dest);
+      // Larger than any UDP datagram: the kernel refuses it (EMSGSIZE) when the queue is flushed.
+      const tooBig = s.transport.send(Buffer.alloc(70_000, 0x41), dest);
+      for (let i = 20; i < 40; i++) s.transport.post(Buffer.from(`datagram ${i}`), dest);
+      await assert.rejects(within(tooBig, 'the oversized send to fail'));
+      await c.waitRaw(40);
+      assert.deepEqual(
+        c.raw.map((b) => b.toString()),
+        Array.from({ length: 40 }, (_, i) => `datagram ${i}`),
+      );
+      assert.equal(s.transport.stats().sendErrors, errorsBefore + 1);
+    } finally {
+      c.close();
+    }
+  });
+
   test('sendRequest over UDP: the client answers 200 and the outcome resolves', async () => {
     const c = await UdpClient.open();
     try {
