@@ -92,7 +92,7 @@ export class ManualClock implements Clock {
       this.#heap.pop();
       if (top.at > this.#now) this.#now = top.at;
       if (++fired > MAX_FIRES_PER_ADVANCE) throw new Error('ManualClock.advance: runaway timers');
-      top.fn();
+      top.fn(top.target);
     }
     if (target > this.#now) this.#now = target;
   }

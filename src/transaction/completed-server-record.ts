@@ -33,7 +33,7 @@ export class CompletedServerRecord implements ServerEntry {
     this.#route = route;
     this.#toTag = toTag;
     this.#onTerminated = onTerminated;
-    this.#timerJ = ctx.timers.schedule(64 * ctx.t1, this.#expire);
+    this.#timerJ = ctx.timers.schedule(64 * ctx.t1, CompletedServerRecord.#expire, this);
   }
 
   get terminated(): boolean {
@@ -53,17 +53,17 @@ export class CompletedServerRecord implements ServerEntry {
 
   onCancel(): void {}
 
-  readonly #expire = (): void => {
-    this.#timerJ = undefined;
-    this.#terminated = true;
-    this.#onTerminated(this);
-  };
+  static #expire(record: CompletedServerRecord): void {
+    record.#timerJ = undefined;
+    record.#terminated = true;
+    record.#onTerminated(record);
+  }
 
   /** Ends the wait before Timer J (the layer holds too many records): as if it had fired. */
   evict(): void {
     if (this.#terminated) return;
     this.#ctx.timers.cancel(this.#timerJ);
-    this.#expire();
+    CompletedServerRecord.#expire(this);
   }
 
   /** Cancels Timer J (layer shutdown). */

@@ -74,9 +74,9 @@ export class NonInviteClientTransaction {
   start(): void {
     const t = this.#ctx.timers;
     this.#send();
-    if (!this.#reliable) this.#timerE = t.schedule(this.#intervalE, this.#onTimerE);
+    if (!this.#reliable) this.#timerE = t.schedule(this.#intervalE, NonInviteClientTransaction.#onTimerE, this);
     // §17.1.2.2: Timer F applies on every transport.
-    this.#timerF = t.schedule(64 * this.#ctx.t1, this.#onTimerF);
+    this.#timerF = t.schedule(64 * this.#ctx.t1, NonInviteClientTransaction.#onTimerF, this);
   }
 
   onResponse(response: SipResponse): void {
@@ -97,7 +97,7 @@ export class NonInviteClientTransaction {
     this.#data = NO_BYTES;
     this.#fallback = undefined;
     if (this.#reliable) this.#terminate();
-    else this.#timerK = this.#ctx.timers.schedule(this.#ctx.t4, this.#onTimerK);
+    else this.#timerK = this.#ctx.timers.schedule(this.#ctx.t4, NonInviteClientTransaction.#onTimerK, this);
   }
 
   /** Ends the transaction with a synthesized 503 (layer shutdown). */
@@ -130,7 +130,7 @@ export class NonInviteClientTransaction {
       this.#send();
       if (!this.#reliable) {
         this.#intervalE = this.#ctx.t1;
-        this.#timerE = this.#ctx.timers.schedule(this.#intervalE, this.#onTimerE);
+        this.#timerE = this.#ctx.timers.schedule(this.#intervalE, NonInviteClientTransaction.#onTimerE, this);
       }
       return;
     }
@@ -144,28 +144,29 @@ export class NonInviteClientTransaction {
     this.#terminate();
   }
 
-  readonly #onTimerE = (): void => {
-    this.#timerE = undefined;
-    if (this.#state !== 'trying' && this.#state !== 'proceeding') return;
-    this.#ctx.counters.requestsRetransmitted++;
-    this.#send();
-    this.#intervalE = this.#state === 'proceeding' ? this.#ctx.t2 : Math.min(2 * this.#intervalE, this.#ctx.t2);
-    this.#timerE = this.#ctx.timers.schedule(this.#intervalE, this.#onTimerE);
-  };
+  // Timer callbacks are shared by all transactions (the timer passes the transaction): no closures per instance.
+  static #onTimerE(tx: NonInviteClientTransaction): void {
+    tx.#timerE = undefined;
+    if (tx.#state !== 'trying' && tx.#state !== 'proceeding') return;
+    tx.#ctx.counters.requestsRetransmitted++;
+    tx.#send();
+    tx.#intervalE = tx.#state === 'proceeding' ? tx.#ctx.t2 : Math.min(2 * tx.#intervalE, tx.#ctx.t2);
+    tx.#timerE = tx.#ctx.timers.schedule(tx.#intervalE, NonInviteClientTransaction.#onTimerE, tx);
+  }
 
-  readonly #onTimerK = (): void => {
-    this.#timerK = undefined;
-    this.#terminate();
-  };
+  static #onTimerK(tx: NonInviteClientTransaction): void {
+    tx.#timerK = undefined;
+    tx.#terminate();
+  }
 
-  readonly #onTimerF = (): void => {
-    this.#timerF = undefined;
-    if (this.#state !== 'trying' && this.#state !== 'proceeding') return;
-    this.#ctx.counters.timeouts++;
+  static #onTimerF(tx: NonInviteClientTransaction): void {
+    tx.#timerF = undefined;
+    if (tx.#state !== 'trying' && tx.#state !== 'proceeding') return;
+    tx.#ctx.counters.timeouts++;
     // §17.1.2.2: Timer F fires -> the TU is told of a timeout, which RFC 3261 §8.1.3.1 treats as 408.
-    this.#finish({ status: 408, response: undefined, localReason: 'timeout' });
-    this.#terminate();
-  };
+    tx.#finish({ status: 408, response: undefined, localReason: 'timeout' });
+    tx.#terminate();
+  }
 
   #finish(outcome: ClientTransactionOutcome): void {
     const t = this.#ctx.timers;

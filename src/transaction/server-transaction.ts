@@ -97,7 +97,7 @@ export abstract class BaseServerTransaction implements ServerTransaction, Server
     this.layerCallback = onTerminated;
     const requestTag = tagOf(core.to);
     if (requestTag !== '') this.#toTag = requestTag;
-    this.#guard = ctx.timers.schedule(ctx.unansweredTimeoutMs, this.#unanswered);
+    this.#guard = ctx.timers.schedule(ctx.unansweredTimeoutMs, BaseServerTransaction.#unanswered, this);
   }
 
   abstract respond(response: SipResponse): void;
@@ -179,14 +179,15 @@ export abstract class BaseServerTransaction implements ServerTransaction, Server
   /** Subclasses cancel their own timers here. */
   protected abstract onTerminate(): void;
 
-  readonly #unanswered = (): void => {
-    this.#guard = undefined;
-    if (this.finalSent || this.#terminated) return;
-    this.ctx.counters.unanswered++;
-    this.ctx.logger.error(
-      { method: this.request.method, callId: this.core.callId, cseq: this.core.cseq.seq },
+  // Shared by all transactions (the timer passes the transaction): no closure per request.
+  static #unanswered(tx: BaseServerTransaction): void {
+    tx.#guard = undefined;
+    if (tx.finalSent || tx.#terminated) return;
+    tx.ctx.counters.unanswered++;
+    tx.ctx.logger.error(
+      { method: tx.request.method, callId: tx.core.callId, cseq: tx.core.cseq.seq },
       'request left unanswered by the transaction user; answering 500',
     );
-    this.respond(this.localResponse(500));
-  };
+    tx.respond(tx.localResponse(500));
+  }
 }

@@ -11,14 +11,17 @@
 export class TimerEntry {
   at: number;
   readonly seq: number;
-  fn: () => void;
+  /** Called with `target`: owners pass one shared function and themselves instead of a closure per timer. */
+  fn: (target: unknown) => void;
+  target: unknown;
   index = -1;
   lane: object | undefined = undefined;
 
-  constructor(at: number, seq: number, fn: () => void) {
+  constructor(at: number, seq: number, fn: (target: unknown) => void, target?: unknown) {
     this.at = at;
     this.seq = seq;
     this.fn = fn;
+    this.target = target;
   }
 }
 

@@ -98,10 +98,15 @@ export class TimerQueue {
     return this.#heap.size + this.#laneLive;
   }
 
-  /** Runs fn after delayMs; returns a handle for cancel(). */
-  schedule(delayMs: number, fn: () => void): TimerEntry {
+  /**
+   * Runs fn(target) after delayMs; returns a handle for cancel(). A timer per transaction is made thousands of
+   * times a second and most outlive a young-generation collection: a shared `fn` with its owner as `target` costs
+   * no closure, and the due time is rounded up to a whole millisecond so that it is a small integer, not a boxed
+   * double (both would be copied by every scavenge they survive).
+   */
+  schedule<T>(delayMs: number, fn: (target: T) => void, target?: T): TimerEntry {
     const delay = Math.max(0, delayMs);
-    const entry = new TimerEntry(this.#clock.now() + delay, this.#seq++, fn);
+    const entry = new TimerEntry(Math.ceil(this.#clock.now() + delay), this.#seq++, fn as (target: unknown) => void, target);
     const lane = this.#laneFor(delay);
     if (lane !== undefined) {
       entry.index = LANED;
@@ -122,6 +127,7 @@ export class TimerQueue {
       const lane = entry.lane as Lane;
       entry.index = -1;
       entry.fn = NOOP; // what the callback holds (a whole transaction) is not kept until the lane reaches it
+      entry.target = undefined;
       this.#laneLive--;
       if (++lane.cancelled >= COMPACT_AT && lane.cancelled * 2 >= lane.items.length - lane.head) lane.purge();
     } else {
@@ -201,9 +207,11 @@ export class TimerQueue {
       }
       fired++;
       const fn = entry.fn;
+      const target = entry.target;
       entry.fn = NOOP;
+      entry.target = undefined;
       try {
-        fn();
+        fn(target);
       } catch (err) {
         this.#onError(err);
       }

@@ -83,6 +83,23 @@ describe('TimerQueue', () => {
     assert.equal(errors.length, 1);
   });
 
+  test('the callback gets the target it was scheduled with; a cancelled timer lets go of it', () => {
+    const c = new ManualClock();
+    const q = new TimerQueue(c);
+    const owner = { name: 'tx' };
+    const seen: Array<{ name: string }> = [];
+    const onTimer = (target: { name: string }): void => {
+      seen.push(target);
+    };
+    q.schedule(10, onTimer, owner);
+    const cancelled = q.schedule(32000, onTimer, { name: 'other' });
+    q.cancel(cancelled);
+    assert.equal(cancelled.target, undefined);
+    c.advance(40000);
+    assert.deepEqual(seen, [owner]);
+    assert.equal(seen[0], owner);
+  });
+
   test('an earlier timer re-arms the clock timer', () => {
     const c = new ManualClock();
     const q = new TimerQueue(c);
@@ -94,7 +111,7 @@ describe('TimerQueue', () => {
     assert.deepEqual(fired, [10, 1000]);
   });
 
-  test('fixed-delay lanes and the heap fire together in (due time, scheduling order), cancelled never', () => {
+  test('fixed-delay lanes and the heap fire together in (due time up to the next millisecond, scheduling order), cancelled never', () => {
     type Op = { kind: 'schedule'; delay: number } | { kind: 'cancel'; pick: number } | { kind: 'advance'; ms: number };
     const op: fc.Arbitrary<Op> = fc.oneof(
       fc.record({ kind: fc.constant('schedule' as const), delay: fc.oneof(fc.constantFrom(0, 10, 500, 1000, 5000, 32000), fc.integer({ min: 0, max: 40000 }), fc.double({ min: 0, max: 2000, noNaN: true })) }),
@@ -119,7 +136,8 @@ describe('TimerQueue', () => {
         for (const o of ops) {
           if (o.kind === 'schedule') {
             const id = model.length;
-            model.push({ id, at: c.now() + o.delay, live: true });
+            // Due times are whole milliseconds (rounded up): a sub-millisecond difference does not reorder.
+            model.push({ id, at: Math.ceil(c.now() + o.delay), live: true });
             handles.push(q.schedule(o.delay, () => fired.push(id)));
           } else if (o.kind === 'cancel') {
             if (handles.length === 0) continue;
