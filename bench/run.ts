@@ -9,6 +9,7 @@
  *   npm run bench -- --quick        a short smoke run (about 3 minutes); prints, writes only with --write
  *   npm run bench -- --kamailio     fail unless Kamailio can run (default: run it when it can)
  *   npm run bench -- --no-kamailio  presenced only
+ *   npm run bench -- --only=subscribe,fanout   only these kinds of work (publish, subscribe, memory, fanout, options), printed, never written
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,8 @@ import { best, mb, report, type Family, type Fanout, type FanoutStep, type Memor
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
-const WRITE = !QUICK || argv.includes('--write');
+const WRITE = (!QUICK || argv.includes('--write')) && !argv.some((a) => a.startsWith('--only='));
+const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const KAMAILIO: 'auto' | 'require' | 'skip' = argv.includes('--no-kamailio') ? 'skip' : argv.includes('--kamailio') ? 'require' : 'auto';
 
 const RATES = QUICK ? [2000, 5000] : [2000, 4000, 6000, 8000, 10000, 12000];
@@ -368,6 +370,22 @@ async function each<T>(targets: Target[], kind: (t: Target) => Promise<T>): Prom
   return out;
 }
 
+/** --only: the chosen kinds of work, each step printed as it runs (see family and fanoutRun); no report. */
+async function only(targets: Target[], kinds: string[]): Promise<void> {
+  const runs: Record<string, (t: Target) => Promise<unknown>> = {
+    publish: publishFamily,
+    subscribe: subscribeFamily,
+    memory: (t) => memoryRun(t, 2000),
+    fanout: fanoutRun,
+    options: optionsFamily,
+  };
+  for (const kind of kinds) {
+    const run = runs[kind];
+    if (run === undefined) throw new Error(`--only: unknown kind of work "${kind}" (${Object.keys(runs).join(', ')})`);
+    for (const t of targets) log(`${t.name} ${kind}: ${JSON.stringify(await run(t))}`);
+  }
+}
+
 async function main(): Promise<void> {
   if (!sippAvailable()) {
     log('sipp is not installed (Debian/Ubuntu: apt-get install sip-tester); only the parser benchmark runs.');
@@ -384,6 +402,11 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(', ');
   const t0 = performance.now();
   log(`scenarios: ${SCEN}; work dir: ${work}${QUICK ? '; quick run' : ''}; servers: ${targets.map((t) => t.name).join(', ')}${'skipped' in kamailioInfo ? ` (Kamailio skipped: ${kamailioInfo.skipped})` : ''}`);
+  if (ONLY !== undefined) {
+    await only(targets, ONLY);
+    rmSync(work, { recursive: true, force: true });
+    return;
+  }
   const publish = await each(targets, publishFamily);
   const subscribe = await each(targets, subscribeFamily);
   // One rate every server sustains: the figure is memory per subscription, and failed calls would leave fewer of them.
