@@ -244,6 +244,8 @@ export interface EventCounts {
 export class PresentityIndex {
   readonly #entries = new Map<string, PresentityState>();
   readonly #subs = new Map<string, Subscription>();
+  /** Live subscriptions per package name: a few entries, so asking costs no cache miss in the big maps. */
+  readonly #subsPerEvent = new Map<string, number>();
   readonly pubHeap = new ExpiryHeap<Publication>();
   readonly subHeap = new ExpiryHeap<Subscription>();
 
@@ -343,7 +345,14 @@ export class PresentityIndex {
     sub.removed = false;
     sub.entry.subs.add(sub);
     this.#subs.set(sub.id, sub);
+    const event = sub.entry.event;
+    this.#subsPerEvent.set(event, (this.#subsPerEvent.get(event) ?? 0) + 1);
     this.subHeap.push(sub);
+  }
+
+  /** Whether any subscription to `event` exists (watcher-info skips presentity lookups when none does). */
+  hasSubscriptions(event: string): boolean {
+    return (this.#subsPerEvent.get(event) ?? 0) > 0;
   }
 
   /** Re-positions a subscription whose expiresAt changed. */
@@ -354,6 +363,8 @@ export class PresentityIndex {
   removeSubscription(sub: Subscription): boolean {
     if (this.#subs.get(sub.id) !== sub) return false;
     this.#subs.delete(sub.id);
+    const event = sub.entry.event;
+    this.#subsPerEvent.set(event, this.#subsPerEvent.get(event)! - 1);
     sub.entry.subs.delete(sub);
     this.subHeap.remove(sub);
     sub.removed = true;

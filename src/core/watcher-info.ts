@@ -269,6 +269,7 @@ export class WatcherInfo {
     if (pkgs === undefined) return;
     let item: WatcherInfoItem | undefined;
     for (const pkg of pkgs) {
+      if (!this.#ctx.index.hasSubscriptions(pkg.name)) continue;
       const entry = this.#ctx.index.find(presentity, pkg.name);
       if (entry === undefined) continue;
       for (const ws of entry.subs) {
