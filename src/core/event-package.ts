@@ -50,6 +50,11 @@ export interface PublishContext {
   /** Presentity AOR the PUBLISH targets ("sip:alice@example.com"). */
   readonly presentity: string;
   readonly sender: string | undefined;
+  /**
+   * The presentity has subscribers to this package now, so aggregate() runs right after the change is stored
+   * (a package may keep what it parsed for it). Absent: unknown.
+   */
+  readonly watched?: boolean;
 }
 
 /** A NOTIFY body with its media type. */

@@ -239,7 +239,7 @@ export class PublishHandler {
       if (pkg.validatePublish !== undefined) {
         let verdict;
         try {
-          verdict = pkg.validatePublish(body, ct, { presentity, sender: input.sender });
+          verdict = pkg.validatePublish(body, ct, { presentity, sender: input.sender, watched: existing !== undefined && existing.subs.size > 0 });
         } catch (err) {
           ctx.logger.error({ err, event: pkg.name }, 'package validatePublish() threw');
           return fail(500, 'Server Internal Error');

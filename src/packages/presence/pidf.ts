@@ -340,26 +340,8 @@ export function composesAsIs(body: string, doc: PidfDocument, presentityUri: str
   const decl = XML_DECL_ENCODING.exec(body);
   if (decl !== null && decl[1]!.toLowerCase() !== 'utf-8') return false;
   let stage = 0; // 0: tuples, 1: notes, 2: extensions
-  let runTimed: boolean | undefined;
-  let runLast = Infinity;
-  const inOrder = (time: number | undefined): boolean => {
-    const timed = time !== undefined;
-    if (runTimed === undefined) runTimed = timed;
-    else if (runTimed !== timed) return false;
-    if (time === undefined) return true;
-    if (time > runLast) return false;
-    runLast = time;
-    return true;
-  };
-  const enter = (next: number): boolean => {
-    if (next < stage) return false;
-    if (next > stage) {
-      stage = next;
-      runTimed = undefined;
-      runLast = Infinity;
-    }
-    return true;
-  };
+  let tuples: XmlElement[] | undefined;
+  let extensions: XmlElement[] | undefined;
   let notes: Set<string> | undefined;
   for (const el of doc.root.children) {
     if (!isXmlElement(el)) {
@@ -367,15 +349,36 @@ export function composesAsIs(body: string, doc: PidfDocument, presentityUri: str
       continue;
     }
     if (el.ns === PIDF_NS && el.local === 'tuple') {
-      if (!enter(0) || withValidBasic(el) !== el || !inOrder(timestampOf(el, PIDF_NS))) return false;
+      if (stage > 0 || withValidBasic(el) !== el) return false;
+      (tuples ??= []).push(el);
     } else if (el.ns === PIDF_NS && el.local === 'note') {
-      if (!enter(1)) return false;
+      if (stage > 1) return false;
+      stage = 1;
       const key = `${getAttr(el, 'lang', 'http://www.w3.org/XML/1998/namespace') ?? ''}\u0000${textContent(el)}`;
       if (notes?.has(key) === true) return false;
       (notes ??= new Set()).add(key);
     } else {
-      const dm = el.ns === DM_NS && (el.local === 'person' || el.local === 'device');
-      if (!enter(2) || !inOrder(dm ? timestampOf(el, DM_NS) : undefined)) return false;
+      stage = 2;
+      (extensions ??= []).push(el);
+    }
+  }
+  // A run of one is in order whatever its timestamp: the common document (a tuple and a person) parses no dates.
+  return inOrder(tuples, () => PIDF_NS) && inOrder(extensions, (el) => (el.ns === DM_NS && (el.local === 'person' || el.local === 'device') ? DM_NS : undefined));
+}
+
+/** Newest first, all timestamped or none (see composesAsIs); `tsNs`: the namespace of an item's timestamp, if any. */
+function inOrder(run: XmlElement[] | undefined, tsNs: (el: XmlElement) => string | undefined): boolean {
+  if (run === undefined || run.length < 2) return true;
+  let timed: boolean | undefined;
+  let last = Infinity;
+  for (const el of run) {
+    const ns = tsNs(el);
+    const time = ns === undefined ? undefined : timestampOf(el, ns);
+    if (timed === undefined) timed = time !== undefined;
+    else if (timed !== (time !== undefined)) return false;
+    if (time !== undefined) {
+      if (time > last) return false;
+      last = time;
     }
   }
   return true;

@@ -30,9 +30,11 @@ const OK: PublishVerdict = { ok: true };
 const OK_STANDALONE: PublishVerdict = { ok: true, standalone: true };
 
 /**
- * Documents validatePublish parsed lately, by body text, for aggregate(): an accepted change is composed for its
- * watchers right after its commit, so keeping the parsed tree saves parsing every body twice. Bounded: the
- * publications of one busy event-loop turn fit; anything older is parsed again (documents are immutable).
+ * Documents validatePublish parsed lately for watched presentities, by body text, for aggregate(): an accepted
+ * change of a watched presentity is composed for its watchers right after its commit, so keeping the parsed tree
+ * saves parsing every body twice. Unwatched presentities compose nothing then (and keying this map hashes the whole
+ * body), so theirs are not kept. Bounded: the publications of one busy event-loop turn fit; anything older is
+ * parsed again (documents are immutable).
  */
 const RECENT_DOCS = 512;
 
@@ -53,8 +55,10 @@ export function createPresencePackage(opts: PresencePackageOptions = {}): EventP
       // RFC 3903 §6 step 5: state that is not valid for the package is a 400; the entity must be the presentity.
       const v = validatePidf(body, ctx.presentity);
       if (!v.ok) return { ok: false, status: 400, reason: v.reason };
-      if (recent.size >= RECENT_DOCS) recent.delete(recent.keys().next().value!);
-      recent.set(body, v.doc);
+      if (ctx.watched !== false) {
+        if (recent.size >= RECENT_DOCS) recent.delete(recent.keys().next().value!);
+        recent.set(body, v.doc);
+      }
       return composesAsIs(body, v.doc, ctx.presentity) ? OK_STANDALONE : OK;
     },
 
