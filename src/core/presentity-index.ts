@@ -87,10 +87,15 @@ export interface Composite extends NotifyBody {
   readonly bytes: Buffer;
 }
 
+const NO_PUBS: readonly Publication[] = Object.freeze([]);
+
 /** All state of one presentity for one package. */
 export class PresentityState {
-  /** Live publications, in the order their bodies last changed (initial or modify), oldest first. */
-  readonly pubs: Publication[] = [];
+  /**
+   * Live publications, in the order their bodies last changed (initial or modify), oldest first. Only the index
+   * changes it; until the first publication it is one shared empty array (a watched presentity often has none).
+   */
+  pubs: readonly Publication[] = NO_PUBS;
   readonly subs = new Set<Subscription>();
   /** undefined: stale; null: no state; else the composite. */
   composite: Composite | null | undefined = undefined;
@@ -98,7 +103,6 @@ export class PresentityState {
   busy = 0;
 
   constructor(
-    readonly key: string,
     readonly presentity: string,
     readonly pkg: EventPackage,
   ) {}
@@ -242,37 +246,38 @@ export interface EventCounts {
 }
 
 export class PresentityIndex {
-  readonly #entries = new Map<string, PresentityState>();
+  /**
+   * Entries by package name, then by presentity: a lookup hashes the presentity string it is given instead of
+   * concatenating a combined key (a new string, hashed again, per request), and no such key is kept per entry.
+   */
+  readonly #entries = new Map<string, Map<string, PresentityState>>();
+  #entryCount = 0;
   readonly #subs = new Map<string, Subscription>();
   /** Live subscriptions per package name: a few entries, so asking costs no cache miss in the big maps. */
   readonly #subsPerEvent = new Map<string, number>();
   readonly pubHeap = new ExpiryHeap<Publication>();
   readonly subHeap = new ExpiryHeap<Subscription>();
 
-  static key(presentity: string, event: string): string {
-    return `${event} ${presentity}`;
-  }
-
   find(presentity: string, event: string): PresentityState | undefined {
-    return this.#entries.get(PresentityIndex.key(presentity, event));
+    return this.#entries.get(event)?.get(presentity);
   }
 
   /** The entry, created (and indexed) when missing. */
   obtain(presentity: string, pkg: EventPackage): PresentityState {
-    const key = PresentityIndex.key(presentity, pkg.name);
-    let e = this.#entries.get(key);
+    const byPresentity = this.#eventMap(pkg.name);
+    let e = byPresentity.get(presentity);
     if (e === undefined) {
-      // The key too must not be a concatenation holding the request's slice of the presentity.
-      const kept = own(presentity);
-      e = new PresentityState(own(PresentityIndex.key(kept, pkg.name)), kept, pkg);
-      this.#entries.set(e.key, e);
+      // Kept for the life of the entry (and as the map key): not a slice holding the request's text.
+      e = new PresentityState(own(presentity), pkg);
+      byPresentity.set(e.presentity, e);
+      this.#entryCount++;
     }
     return e;
   }
 
   /** A state object for a lookup that must not create an index entry (fetch of an unknown presentity). */
   peekOrTransient(presentity: string, pkg: EventPackage): PresentityState {
-    return this.find(presentity, pkg.name) ?? new PresentityState(PresentityIndex.key(presentity, pkg.name), presentity, pkg);
+    return this.find(presentity, pkg.name) ?? new PresentityState(presentity, pkg);
   }
 
   /** Pins an entry across an await so that it is not dropped while empty (pair with release). */
@@ -285,19 +290,19 @@ export class PresentityIndex {
     this.#dropIfEmpty(entry);
   }
 
-  entries(): IterableIterator<PresentityState> {
-    return this.#entries.values();
+  *entries(): IterableIterator<PresentityState> {
+    for (const byPresentity of this.#entries.values()) yield* byPresentity.values();
   }
 
   get entryCount(): number {
-    return this.#entries.size;
+    return this.#entryCount;
   }
 
   // --- publications -------------------------------------------------------------------------
 
   addPublication(entry: PresentityState, pub: Publication): void {
     this.#ensureIndexed(entry);
-    entry.pubs.push(pub);
+    entry.pubs = [...entry.pubs, pub];
     this.pubHeap.push(pub);
   }
 
@@ -306,12 +311,13 @@ export class PresentityIndex {
     const i = entry.pubs.indexOf(prev);
     this.pubHeap.remove(prev);
     if (i < 0) {
-      entry.pubs.push(next);
+      entry.pubs = [...entry.pubs, next];
     } else if (moveToEnd) {
-      entry.pubs.splice(i, 1);
-      entry.pubs.push(next);
+      entry.pubs = [...entry.pubs.slice(0, i), ...entry.pubs.slice(i + 1), next];
     } else {
-      entry.pubs[i] = next;
+      const pubs = entry.pubs.slice();
+      pubs[i] = next;
+      entry.pubs = pubs;
     }
     this.pubHeap.push(next);
     this.#ensureIndexed(entry);
@@ -321,7 +327,7 @@ export class PresentityIndex {
     const i = entry.pubs.indexOf(pub);
     this.pubHeap.remove(pub);
     if (i < 0) return false;
-    entry.pubs.splice(i, 1);
+    entry.pubs = entry.pubs.length === 1 ? NO_PUBS : [...entry.pubs.slice(0, i), ...entry.pubs.slice(i + 1)];
     this.#dropIfEmpty(entry);
     return true;
   }
@@ -376,7 +382,7 @@ export class PresentityIndex {
 
   countsByEvent(): Map<string, EventCounts> {
     const out = new Map<string, EventCounts>();
-    for (const e of this.#entries.values()) {
+    for (const e of this.entries()) {
       let c = out.get(e.event);
       if (c === undefined) out.set(e.event, (c = { presentities: 0, publications: 0, subscriptions: 0, pending: 0 }));
       if (e.pubs.length > 0) c.presentities++;
@@ -389,10 +395,25 @@ export class PresentityIndex {
 
   /** A transient entry (fetch) that becomes live is indexed; an entry is dropped only when empty and not busy. */
   #ensureIndexed(entry: PresentityState): void {
-    if (!this.#entries.has(entry.key)) this.#entries.set(entry.key, entry);
+    const byPresentity = this.#eventMap(entry.event);
+    if (!byPresentity.has(entry.presentity)) {
+      byPresentity.set(entry.presentity, entry);
+      this.#entryCount++;
+    }
   }
 
   #dropIfEmpty(entry: PresentityState): void {
-    if (entry.isEmpty() && this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    if (!entry.isEmpty()) return;
+    const byPresentity = this.#entries.get(entry.event);
+    if (byPresentity !== undefined && byPresentity.get(entry.presentity) === entry) {
+      byPresentity.delete(entry.presentity);
+      this.#entryCount--;
+    }
+  }
+
+  #eventMap(event: string): Map<string, PresentityState> {
+    let m = this.#entries.get(event);
+    if (m === undefined) this.#entries.set(event, (m = new Map()));
+    return m;
   }
 }
