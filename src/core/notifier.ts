@@ -372,7 +372,8 @@ export class Notifier {
       contentType: body?.contentType,
     });
     sub.fullState = false;
-    sub.lastNotifyAt = ctx.clock.now();
+    // Whole milliseconds: a small integer is stored in the subscription itself, a fractional one as a boxed number.
+    sub.lastNotifyAt = Math.floor(ctx.clock.now());
     ctx.counters.notifySent++;
     const seq = sub.dialog.localSeq;
     if (!sub.removed && seq - sub.storedSeq >= this.#cseqStride) {
