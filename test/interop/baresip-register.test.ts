@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startTestServer, type TestServer } from '../support/test-server.js';
+import { freePorts, startTestServer, type TestServer } from '../support/test-server.js';
 import { SipTestClient } from '../support/sip-test-client.js';
 import { basics, WatcherDialog } from '../support/presence-ua.js';
 import { seedUsers } from '../support/digest-ua.js';
@@ -56,7 +56,8 @@ describe('baresip registers with a password; a watcher sees it online and offlin
     assert.equal((await w.subscribe(600)).status, 200);
     assert.deepEqual(basics((await w.notify()).request.body), []);
 
-    const sipPort = await freePort();
+    // baresip listens on UDP and TCP at sipPort and TLS at sipPort + 1.
+    const sipPort = await freePorts(2);
     const conf = join(dir, 'conf');
     mkdirSync(conf, { recursive: true });
     writeFileSync(

@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startTestServer, type TestServer } from '../support/test-server.js';
+import { freePorts, startTestServer, type TestServer } from '../support/test-server.js';
 import { ciRequires } from '../support/ci-requires.js';
 
 const MODULES = '/usr/lib/baresip/modules';
@@ -64,7 +64,8 @@ after(async () => {
 describe('baresip (presence module) against presenced', { skip }, () => {
   test('baresip watches itself: SUBSCRIBE 200, NOTIFY, /presence_online PUBLISH 200, NOTIFY with basic open', { timeout: 30000 }, async () => {
     const port = server.port('udp');
-    const sipPort = await freePort();
+    // baresip listens on UDP and TCP at sipPort and TLS at sipPort + 1.
+    const sipPort = await freePorts(2);
     const conf = join(dir, 'conf');
     mkdirSync(conf, { recursive: true });
     writeFileSync(

@@ -32,6 +32,14 @@ export function cliEntry(): string[] {
 
 /** A port free for both UDP and TCP on 127.0.0.1 (for servers restarted on the same port). */
 export async function freePort(): Promise<number> {
+  return freePorts(1);
+}
+
+/**
+ * The first of `count` consecutive ports free on 127.0.0.1 for both TCP and UDP. baresip binds its TLS listener on
+ * TCP at sip_listen's port + 1: with only the first checked, a port taken meanwhile by another test made it fail.
+ */
+export async function freePorts(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await new Promise<number>((resolve, reject) => {
       const s = net.createServer();
@@ -41,14 +49,28 @@ export async function freePort(): Promise<number> {
         s.close(() => resolve(p));
       });
     });
-    const ok = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket('udp4');
-      u.on('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
+    if (port + count - 1 > 65535) continue;
+    let ok = true;
+    for (let p = port; ok && p < port + count; p++) ok = (p === port || (await tcpFree(p))) && (await udpFree(p));
     if (ok) return port;
   }
   throw new Error('no free port');
+}
+
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.on('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+function udpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const u = dgram.createSocket('udp4');
+    u.on('error', () => resolve(false));
+    u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import { createLogger, type LoggerLevel } from '../../src/observability/index.js
 import { startServer } from '../../src/server/index.js';
 import { cliEntry, hermeticEnv, repoRoot, stopChild } from './child-process.js';
 
-export { freePort, repoRoot } from './child-process.js';
+export { freePort, freePorts, repoRoot } from './child-process.js';
 
 export interface TestServer {
   readonly config: PresencedConfig;
