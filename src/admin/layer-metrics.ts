@@ -75,6 +75,14 @@ const gauge = (name: string, help: string, key: string): PolledMetric<StatsRecor
   type: 'gauge',
   read: (s) => num(s, key),
 });
+/** One series per entry of the record under `key` (e.g. { SUBSCRIBE: 3 }), the entry's name as label `label`. */
+const byLabel = (type: 'counter' | 'gauge', name: string, help: string, key: string, label: string): PolledMetric<StatsRecord> => ({
+  name,
+  help,
+  type,
+  labelNames: [label],
+  read: (s) => rec(s, key, label),
+});
 
 const TRANSPORT: PolledMetric<StatsRecord>[] = [
   counter('presenced_udp_datagrams_received_total', 'UDP datagrams received.', 'udpDatagramsIn'),
@@ -102,13 +110,7 @@ const TRANSPORT: PolledMetric<StatsRecord>[] = [
 ];
 
 const TRANSACTION: PolledMetric<StatsRecord>[] = [
-  {
-    name: 'presenced_sip_requests_received_total',
-    help: 'New SIP requests received (retransmissions excluded), by method.',
-    type: 'counter',
-    labelNames: ['method'],
-    read: (s) => rec(s, 'requestsReceived', 'method'),
-  },
+  byLabel('counter', 'presenced_sip_requests_received_total', 'New SIP requests received (retransmissions excluded), by method.', 'requestsReceived', 'method'),
   {
     name: 'presenced_sip_responses_sent_total',
     help: 'Final SIP responses sent (retransmissions excluded), by request method and status code.',
@@ -116,13 +118,7 @@ const TRANSACTION: PolledMetric<StatsRecord>[] = [
     labelNames: ['method', 'code'],
     read: (s) => rec2(s, 'responsesSent', 'method', 'code'),
   },
-  {
-    name: 'presenced_sip_requests_sent_total',
-    help: 'SIP requests sent by presenced (NOTIFY, SUBSCRIBE on behalf, forwarded requests), by method; retransmissions excluded.',
-    type: 'counter',
-    labelNames: ['method'],
-    read: (s) => rec(s, 'requestsSent', 'method'),
-  },
+  byLabel('counter', 'presenced_sip_requests_sent_total', 'SIP requests sent by presenced (NOTIFY, SUBSCRIBE on behalf, forwarded requests), by method; retransmissions excluded.', 'requestsSent', 'method'),
   {
     name: 'presenced_sip_responses_received_total',
     help: 'Final responses received to requests presenced sent, by method and status code.',
@@ -174,13 +170,7 @@ const STORE: PolledMetric<StatsRecord>[] = [
 ];
 
 const OUTBOUND: PolledMetric<StatsRecord>[] = [
-  {
-    name: 'presenced_outbound_subscriptions',
-    help: 'Subscriptions presenced holds as a client (POST /api/subscribe), by state.',
-    type: 'gauge',
-    labelNames: ['state'],
-    read: (s) => rec(s, 'byState', 'state'),
-  },
+  byLabel('gauge', 'presenced_outbound_subscriptions', 'Subscriptions presenced holds as a client (POST /api/subscribe), by state.', 'byState', 'state'),
   counter('presenced_outbound_notifies_received_total', 'NOTIFYs received in subscriptions presenced holds as a client.', 'notifiesReceived'),
   counter('presenced_notify_unmatched_total', 'NOTIFYs received for no subscription of ours (answered 481).', 'notifiesUnmatched'),
 ];
@@ -211,13 +201,7 @@ const PROXY: PolledMetric<StatsRecord>[] = [
   counter('presenced_proxy_forwarded_total', 'Requests forwarded by the proxy (each once, whatever the number of branches).', 'forwarded'),
   counter('presenced_proxy_acks_forwarded_total', 'ACKs for 2xx forwarded statelessly.', 'acksForwarded'),
   counter('presenced_proxy_stray_responses_forwarded_total', 'Responses matching no transaction (a 2xx retransmitted after ours ended, or after a restart) forwarded statelessly.', 'strayForwarded'),
-  {
-    name: 'presenced_proxy_rejected_total',
-    help: 'Requests the proxy answered itself with an error, by status (403, 404, 480, 481, 482, 503 ...).',
-    type: 'counter',
-    labelNames: ['code'],
-    read: (s) => rec(s, 'rejected', 'code'),
-  },
+  byLabel('counter', 'presenced_proxy_rejected_total', 'Requests the proxy answered itself with an error, by status (403, 404, 480, 481, 482, 503 ...).', 'rejected', 'code'),
   counter('presenced_proxy_overload_rejected_total', 'New calls refused with 503 while the event loop was overloaded (included in presenced_proxy_rejected_total).', 'shed'),
   gauge('presenced_proxy_event_loop_utilization', 'Event loop utilization over the overload window (0..1); new calls are refused from proxy.overloadThreshold (percent).', 'loopUtilization'),
   gauge('presenced_proxy_contexts', 'Requests being proxied.', 'contexts'),
