@@ -160,7 +160,7 @@ function checkStructure(root: XmlElement): string | undefined {
       if (status === undefined) return `PIDF tuple "${show(id)}" has no status element`;
       // A <basic> other than open/closed (baresip publishes "unknown") is tolerated, as Kamailio does, and
       // left out when composing (withValidBasic), so watchers still receive schema-valid PIDF (RFC 3863 §4.1.4).
-    } else if (child.ns === DM_NS && (child.local === 'person' || child.local === 'device')) {
+    } else if (isDmItem(child)) {
       const bad = claim(`dm:${child.local}`, child);
       if (bad !== undefined) return bad;
     }
@@ -217,8 +217,20 @@ function timestampOf(el: XmlElement, ns: string): number | undefined {
   return ts === undefined ? undefined : parseDateTime(textContent(ts));
 }
 
-function elementTime(el: XmlElement, ns: string, fallback: number): number {
-  return timestampOf(el, ns) ?? fallback;
+/** dm:person and dm:device: data-model items with an xs:ID and a <dm:timestamp> (RFC 4479). */
+function isDmItem(el: XmlElement): boolean {
+  return el.ns === DM_NS && (el.local === 'person' || el.local === 'device');
+}
+
+/** The timestamp a child of <presence> is ordered by, if it has one: a tuple's, a dm:person's or dm:device's. */
+function itemTimestamp(el: XmlElement): number | undefined {
+  if (el.ns === PIDF_NS && el.local === 'tuple') return timestampOf(el, PIDF_NS);
+  return isDmItem(el) ? timestampOf(el, DM_NS) : undefined;
+}
+
+/** Two notes with the same key say the same thing in the same language: the composite says it once. */
+function noteKey(note: XmlElement): string {
+  return `${getAttr(note, 'lang', 'http://www.w3.org/XML/1998/namespace') ?? ''}\u0000${textContent(note)}`;
 }
 
 /** FNV-1a, base 36: a short, stable tag per ETag for renamed ids (xs:ID-safe characters). */
@@ -281,18 +293,15 @@ export function composePidf(presentityUri: string, publications: ReadonlyArray<P
       if (!isXmlElement(el)) continue; // stray text in <presence> is not PIDF content
       index++;
       if (el.ns === PIDF_NS && el.local === 'tuple') {
-        tuples.push({ el: withValidBasic(el), time: elementTime(el, PIDF_NS, receivedAt), pub, index, etag, identified: true });
+        tuples.push({ el: withValidBasic(el), time: itemTimestamp(el) ?? receivedAt, pub, index, etag, identified: true });
       } else if (el.ns === PIDF_NS && el.local === 'note') {
-        // Two devices saying the same thing in the same language say it once.
-        const key = `${getAttr(el, 'lang', 'http://www.w3.org/XML/1998/namespace') ?? ''}\u0000${textContent(el)}`;
+        const key = noteKey(el);
         if (!noteSeen.has(key)) {
           noteSeen.add(key);
           notes.push(el);
         }
       } else {
-        const dm = el.ns === DM_NS && (el.local === 'person' || el.local === 'device');
-        const time = dm ? elementTime(el, DM_NS, receivedAt) : receivedAt;
-        extensions.push({ el, time, pub, index, etag, identified: dm });
+        extensions.push({ el, time: itemTimestamp(el) ?? receivedAt, pub, index, etag, identified: isDmItem(el) });
       }
     }
   });
@@ -354,7 +363,7 @@ export function composesAsIs(body: string, doc: PidfDocument, presentityUri: str
     } else if (el.ns === PIDF_NS && el.local === 'note') {
       if (stage > 1) return false;
       stage = 1;
-      const key = `${getAttr(el, 'lang', 'http://www.w3.org/XML/1998/namespace') ?? ''}\u0000${textContent(el)}`;
+      const key = noteKey(el);
       if (notes?.has(key) === true) return false;
       (notes ??= new Set()).add(key);
     } else {
@@ -363,17 +372,16 @@ export function composesAsIs(body: string, doc: PidfDocument, presentityUri: str
     }
   }
   // A run of one is in order whatever its timestamp: the common document (a tuple and a person) parses no dates.
-  return inOrder(tuples, () => PIDF_NS) && inOrder(extensions, (el) => (el.ns === DM_NS && (el.local === 'person' || el.local === 'device') ? DM_NS : undefined));
+  return inOrder(tuples) && inOrder(extensions);
 }
 
-/** Newest first, all timestamped or none (see composesAsIs); `tsNs`: the namespace of an item's timestamp, if any. */
-function inOrder(run: XmlElement[] | undefined, tsNs: (el: XmlElement) => string | undefined): boolean {
+/** Newest first, all timestamped or none (see composesAsIs). */
+function inOrder(run: XmlElement[] | undefined): boolean {
   if (run === undefined || run.length < 2) return true;
   let timed: boolean | undefined;
   let last = Infinity;
   for (const el of run) {
-    const ns = tsNs(el);
-    const time = ns === undefined ? undefined : timestampOf(el, ns);
+    const time = itemTimestamp(el);
     if (timed === undefined) timed = time !== undefined;
     else if (timed !== (time !== undefined)) return false;
     if (time !== undefined) {
