@@ -313,11 +313,9 @@ export class PresentityIndex {
     if (i < 0) {
       entry.pubs = [...entry.pubs, next];
     } else if (moveToEnd) {
-      entry.pubs = [...entry.pubs.slice(0, i), ...entry.pubs.slice(i + 1), next];
+      entry.pubs = [...entry.pubs.filter((p) => p !== prev), next];
     } else {
-      const pubs = entry.pubs.slice();
-      pubs[i] = next;
-      entry.pubs = pubs;
+      entry.pubs = entry.pubs.map((p) => (p === prev ? next : p));
     }
     this.pubHeap.push(next);
     this.#ensureIndexed(entry);
@@ -327,7 +325,7 @@ export class PresentityIndex {
     const i = entry.pubs.indexOf(pub);
     this.pubHeap.remove(pub);
     if (i < 0) return false;
-    entry.pubs = entry.pubs.length === 1 ? NO_PUBS : [...entry.pubs.slice(0, i), ...entry.pubs.slice(i + 1)];
+    entry.pubs = entry.pubs.length === 1 ? NO_PUBS : entry.pubs.filter((p) => p !== pub);
     this.#dropIfEmpty(entry);
     return true;
   }
